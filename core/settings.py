@@ -1,0 +1,97 @@
+"""All of Tollhouse's configuration: one settings class of nested sections.
+
+Every value can be set from the environment with the ``TOLLHOUSE_`` prefix and
+``__`` between section and field, e.g. ``TOLLHOUSE_DATABASE__URL``. The
+embedded default needs no configuration at all: a SQLite file and a dev
+issuer under ``home`` (``./.tollhouse``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DatabaseSettings(BaseModel):
+    # Empty means the embedded default: a SQLite file under ``home``.
+    url: str = ""
+    echo: bool = False
+
+
+class AuthSettings(BaseModel):
+    # Dev mode runs the built-in issuer whose keys live under ``home``; it is
+    # for one machine only and is marked as dev wherever it shows.
+    dev_mode: bool = True
+    issuer: str = "tollhouse-dev"
+    audience: str = "tollhouse"
+    jwks_url: str = ""
+    public_key_path: str = ""
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256", "EdDSA"])
+    # Accepted values of the JOSE ``typ`` header; "" matches a token without one.
+    accepted_typ: list[str] = Field(default_factory=lambda: ["at+jwt", "JWT"])
+    max_token_bytes: int = 8192
+    leeway_seconds: int = 30
+    roles_claim: str = "roles"
+    groups_claim: str = "groups"
+    dev_token_ttl_seconds: int = 3600
+
+
+class ServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
+class RegistrySettings(BaseModel):
+    # Sign-off kinds every version needs on top of the built-in rules.
+    extra_signoff_kinds: list[str] = Field(default_factory=list)
+
+
+class TelemetrySettings(BaseModel):
+    service_name: str = "tollhouse"
+    # "none" keeps spans in-process only; "console" prints them; "otlp" needs an endpoint.
+    exporter: str = "none"
+    otlp_endpoint: str = ""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TOLLHOUSE_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    home: Path = Path(".tollhouse")
+    # Real data for the analytic tools; empty means ../shared/data when it exists.
+    data_dir: str = ""
+    seed_demo: bool = True
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+
+    @model_validator(mode="after")
+    def _production_needs_a_key(self) -> Settings:
+        if not self.auth.dev_mode and not (self.auth.jwks_url or self.auth.public_key_path):
+            raise ValueError(
+                "auth.dev_mode is off but neither auth.jwks_url nor auth.public_key_path is set"
+            )
+        return self
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite+aiosqlite:///{(self.home / 'tollhouse.db').resolve()}"
+
+    @property
+    def data_path(self) -> Path | None:
+        if self.data_dir:
+            return Path(self.data_dir)
+        default = Path("../shared/data")
+        return default if default.is_dir() else None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,8 @@
+"""Imports every model module so that ``Base.metadata`` knows every table."""
+
+from __future__ import annotations
+
+
+def load_models() -> None:
+    import core.audit  # noqa: F401
+    import registry.models  # noqa: F401

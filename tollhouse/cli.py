@@ -1,0 +1,84 @@
+"""The ``tollhouse`` command: one root assembling each package's subcommands."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import typer
+
+from core.auth import DEV_USERS, DevIssuer
+from core.cli_client import fail
+from core.db import make_engine, make_sessionmaker
+from core.settings import get_settings
+from gateway.cli import run_server
+from migrations import downgrade, upgrade
+from registry.cli import agents_app, tools_app
+
+app = typer.Typer(help="Tollhouse: governed MCP tools, agents and audit.", no_args_is_help=True)
+db_app = typer.Typer(help="The platform database.", no_args_is_help=True)
+dev_app = typer.Typer(help="Dev-mode helpers (the built-in issuer).", no_args_is_help=True)
+app.add_typer(tools_app, name="tools")
+app.add_typer(agents_app, name="agents")
+app.add_typer(db_app, name="db")
+app.add_typer(dev_app, name="dev")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Migrate the platform database up (to head by default)."""
+    settings = get_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str = typer.Argument(...)) -> None:
+    """Migrate the platform database down to REVISION ('base' empties it)."""
+    downgrade(get_settings().database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@dev_app.command("token")
+def dev_token(user: str = typer.Option(..., "--user", help=f"One of: {', '.join(DEV_USERS)}")) -> None:
+    """Print a DEV token for a demo user (dev mode only)."""
+    settings = get_settings()
+    if not settings.auth.dev_mode:
+        fail("dev tokens exist only in dev mode")
+    if user not in DEV_USERS:
+        fail(f"unknown demo user {user!r} (known: {', '.join(DEV_USERS)})")
+    typer.echo(DevIssuer(settings.home, settings.auth).issue_for(user))
+
+
+async def _seed() -> None:
+    from tollhouse.seed import seed_demo
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        await seed_demo(make_sessionmaker(engine), settings)
+    finally:
+        await engine.dispose()
+
+
+@app.command("serve")
+def serve(
+    host: str | None = typer.Option(None, "--host"),
+    port: int | None = typer.Option(None, "--port"),
+    migrate: bool = typer.Option(True, help="Migrate the database to head first."),
+) -> None:
+    """Migrate, seed the demo world (dev mode), and serve the gateway."""
+    settings = get_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    if migrate:
+        upgrade(settings.database_url)
+    if settings.auth.dev_mode and settings.seed_demo:
+        asyncio.run(_seed())
+        typer.echo("DEV MODE: built-in issuer; demo users and agents seeded (`tollhouse dev token --user alice`)")
+    run_server(settings, host=host, port=port)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    app()
