@@ -188,11 +188,14 @@ INJECTION_PATTERNS: tuple[InjectionPattern, ...] = (
     _pattern("must_act", "orders the model to take an extra action",
              rf"\byou\s+(?:must|should|need\s+to|have\s+to|are\s+(?:required|expected)\s+to)\s+"
              rf"(?:always|now|also|immediately|silently|secretly)\b{_S}{{0,60}}?"
-             r"\b(?:call|invoke|run|read|send|include|pass|attach|append|fetch|open|forward|upload)\b"),
+             r"\b(?:call|invoke|run|read|send|include|pass|attach|append|add|copy|share|post|fetch|open|forward|upload)\b"),
     _pattern("conceal_from_user", "asks the model to keep something from the user",
              rf"\b(?:do\s+not|don'?t|never|without)\s+(?:tell(?:ing)?|mention(?:ing)?|reveal(?:ing)?|inform(?:ing)?|"
              rf"notify(?:ing)?|disclos(?:e|ing)|alert(?:ing)?|show(?:ing)?|ask(?:ing)?|let(?:ting)?)\b{_S}{{0,40}}?"
-             r"\b(?:the\s+)?(?:user|human|operator)s?\b"),
+             r"\b(?:the\s+)?(?:user|human|operator)s?\b"
+             # Softer wording of the same request, common in paraphrased attacks.
+             r"|\b(?:no\s+need\s+to|without|never|do\s+not|don'?t)\s+(?:bring(?:ing)?\s+(?:this|it|that)\s+up|mention(?:ing)?\s+(?:this|it|that))\b"
+             r"|\b(?:stay|remain|kept|keep\s+(?:this|it))\s+between\s+(?:us|ourselves)\b|\bkeep\s+(?:this|it)\s+to\s+yourself\b"),
     _pattern("hidden_from_user", "describes behaviour the user is not meant to see",
              r"\b(?:the\s+)?user\s+(?:must|should|need|needs\s+to|is|does|will|can)?\s*(?:not|never|n't)\s+"
              r"(?:be\s+)?(?:see|know|notice|told|informed|aware|shown)\b"
@@ -216,11 +219,26 @@ INJECTION_PATTERNS: tuple[InjectionPattern, ...] = (
              rf"\b(?:read|include|send|pass|extract|collect|gather|copy|append|attach|dump|output|print|forward|share|"
              rf"upload|exfiltrate|retrieve|fetch|grab|find|list)\b{_S}{{0,40}}?"
              rf"\b(?:all|any|every|the\s+user'?s|user'?s|their|your|stored|saved|cached|local|environment)\b{_S}{{0,20}}?"
-             rf"\b{_SECRET_NOUN}\b"),
-    # Spelling out a destination URL next to a send verb is the exfiltration step.
-    _pattern("exfil_url", "tells the model to send data to a spelled-out address",
-             rf"\b(?:send|post|upload|forward|transmit|submit|exfiltrate|report|copy|sync|mirror|beacon|ping)"
-             rf"(?:s|ed|ing)?\b{_S}{{0,80}}?\b(?:to|at|via|into)\s+<?(?:https?|ftp|wss?)://"),
+             rf"\b{_SECRET_NOUN}\b"
+             # Or the other way round: a secret, then "put it into" an argument.
+             rf"|\b{_SECRET_NOUN}\b{_S}{{0,60}}?\b(?:put|pass|include|place|insert|send|supply|attach|add|paste)\s+"
+             r"(?:it|them|these|those)\s+(?:in|into|as|to|with)\b"),
+    # A credential described in words ("the key in the home folder") rather than by path.
+    _pattern("secret_in_home", "points at credentials kept in the user's home directory",
+             rf"\b(?:(?:private|ssh|deploy|signing|api)\s+keys?|key\s+files?|credentials?|login\s+(?:files?|details)|"
+             rf"passwords?|tokens?)\b{_S}{{0,80}}?\bhome\s+(?:folder|directory|dir)\b"
+             rf"|\bhome\s+(?:folder|directory|dir)\b{_S}{{0,40}}?\b(?:(?:private|ssh|deploy|signing)\s+keys?|key\s+files?|credentials?)\b"),
+    # Chat history is the user's data; a tool has no reason to receive it in an argument.
+    _pattern("conversation_exfil", "asks for the conversation to be passed to the tool",
+             rf"\b(?:(?:entire|whole|full|complete)\s+(?:conversation|chat|transcript|message\s+history)|"
+             rf"(?:conversation|chat|message)\s+(?:history|so\s+far|log|transcript)|(?:previous|earlier|prior)\s+messages)\b"
+             rf"{_S}{{0,80}}?\b(?:append|include|pass|put|attach|add|send|copy|insert|supply|paste)(?:s|ed|ing)?\b"
+             rf"|\b(?:append|include|pass|put|attach|add|send|copy|insert|supply|paste)\b{_S}{{0,20}}?"
+             r"\b(?:entire|whole|full|complete)\s+(?:conversation|chat|transcript|message\s+history)\b"),
+    # Spelling out a destination URL or mailbox next to a send verb is the exfiltration step.
+    _pattern("exfil_address", "tells the model to send data to a spelled-out address",
+             r"\b(?:send|post|upload|forward|transmit|submit|exfiltrate|report|copy|sync|mirror|beacon|ping|share|mail|email)"
+             rf"(?:s|ed|ing)?\b{_S}{{0,80}}?\b(?:to|at|via|into|with)\s+<?(?:(?:https?|ftp|wss?)://|[\w.+-]+@[\w-]+\.\w)"),
     _pattern("content_smuggle", "asks the model to put file contents into an argument",
              rf"\b(?:pass|put|include|insert|place|embed|add|append|attach|send|provide|paste)\b{_S}{{0,20}}?"
              r"\b(?:its|their|(?:the|that|this)\s+file'?s)\s+(?:full\s+|entire\s+|raw\s+|complete\s+)?"
@@ -229,6 +247,7 @@ INJECTION_PATTERNS: tuple[InjectionPattern, ...] = (
     _pattern("tool_shadowing", "tries to change how another tool is used",
              rf"\b(?:instead\s+of|rather\s+than|before|after|whenever|prior\s+to)\s+(?:using|calling|invoking|running)\s+"
              rf"(?:the\s+|any\s+)?{_TOOL_NAME}\s+tool\b"
+             rf"|\b(?:before|after|whenever|when|every\s+time)\s+you\s+(?:use|call|invoke|run)\s+(?:the\s+|any\s+)?{_TOOL_NAME}\s+tool\b"
              rf"|\bwhen(?:ever)?\s+(?:the\s+)?(?:`[^`\n]{{1,60}}`|[A-Za-z]\w*[_.][\w.]+|{_TOOL_NAME}\s+tool)\s+(?:tool\s+)?"
              r"(?:is|gets|has\s+been)\s+(?:called|invoked|used|available|present|run|executed|loaded)\b"
              r"|\b(?:overrides?|supersedes?|takes?\s+precedence\s+over)\s+(?:the\s+|any\s+|all\s+)?(?:other\s+)?[\w.`'\"-]*\s*tools?\b"),
