@@ -14,14 +14,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 __all__ = [
-    "INJECTION_PATTERNS",
-    "Finding",
-    "InjectionPattern",
-    "find_hidden_characters",
-    "flag_injection",
-    "name_conflict",
-    "name_skeleton",
-    "walk_strings",
+    "INJECTION_PATTERNS", "Finding", "InjectionPattern", "find_hidden_characters",
+    "flag_injection", "name_conflict", "name_skeleton", "walk_strings",
 ]
 
 _EXCERPT_MAX = 80
@@ -183,7 +177,24 @@ INJECTION_PATTERNS: tuple[InjectionPattern, ...] = (
              r"\b(?:ignore|disregard|forget|override|bypass)\s+(?:(?:all|any|the|your|of|these|those|every)\s+)*"
              r"(?:previous|prior|above|earlier|preceding|former|original|system|safety)\s+"
              r"(?:instructions?|directions?|directives?|rules?|guidelines?|prompts?|messages?|constraints?|polic(?:y|ies))\b"
-             r"|\b(?:ignore|disregard|forget)\s+(?:everything|anything|whatever)\s+(?:you\s+(?:were|have\s+been)\s+)?(?:told|instructed|said)\b"),
+             r"|\b(?:ignore|disregard|forget)\s+(?:everything|anything|whatever)\s+(?:you\s+(?:were|have\s+been)\s+)?(?:told|instructed|said)\b"
+             r"|\b(?:previous|prior|earlier|original|your)\s+(?:instructions?|guidance|directions?|rules?|orders?|guidelines?)\s+"
+             r"(?:no\s+longer|do(?:es)?\s*(?:not|n't))\s+apply"),
+    # Claims of special authority or a changed mode, the preamble of most jailbreaks.
+    _pattern("authority_claim", "claims an override, a special mode or lifted safety rules",
+             r"\b(?:system|admin|developer|safety|security)\s+(?:override|mode)\b|\bfrom\s+now\s+on\b"
+             r"|\b(?:safety|security|content)\s+(?:checks?|filters?|rules?|guidelines?|restrictions?)\s+(?:are|is|have\s+been)\s+"
+             r"(?:now\s+)?(?:disabled|off|lifted|suspended|removed|waived)\b"
+             r"|\b(?:is|are)\s+(?:now\s+)?(?:authori[sz]ed|permitted|allowed|granted\s+permission)\s+to\s+(?:skip|bypass|ignore|disable|approve)\b"),
+    # Human confirmation is the last line of defence; a description must not switch it off.
+    _pattern("skip_confirmation", "asks the model to skip user confirmation",
+             r"\b(?:skip|bypass|disable|suppress|avoid)\s+(?:the\s+|any\s+|all\s+)?(?:user\s+)?(?:confirmation|approval|consent|permission)s?\b"
+             r"|\bapprove\s+(?:every|all|any)\b"),
+    # Puts the description above the user's own request.
+    _pattern("overrule_user", "tells the model to put the tool above the user's request",
+             r"\b(?:even\s+if|regardless\s+of|no\s+matter)\s+(?:what\s+)?(?:it\s+)?(?:the\s+user\s+(?:says|typed|types|asks|asked|wants|requests?|requested)|conflicts?\s+with)\b"
+             rf"|\b(?:follow|obey|prioriti[sz]e|prefer)\b{_S}{{0,30}}?\bover\s+(?:the\s+)?user'?s?\b"
+             r"|\b(?:follow|obey|execute|carry\s+out|do)\s+(?:exactly\s+)?(?:what(?:ever)?\s+it\s+says|the\s+instructions\s+(?:it\s+contains|there|found\s+there))\b"),
     # A description documents a tool; an order with "always/now" is aimed at the model.
     _pattern("must_act", "orders the model to take an extra action",
              rf"\byou\s+(?:must|should|need\s+to|have\s+to|are\s+(?:required|expected)\s+to)\s+"
@@ -195,7 +206,9 @@ INJECTION_PATTERNS: tuple[InjectionPattern, ...] = (
              r"\b(?:the\s+)?(?:user|human|operator)s?\b"
              # Softer wording of the same request, common in paraphrased attacks.
              r"|\b(?:no\s+need\s+to|without|never|do\s+not|don'?t)\s+(?:bring(?:ing)?\s+(?:this|it|that)\s+up|mention(?:ing)?\s+(?:this|it|that))\b"
-             r"|\b(?:stay|remain|kept|keep\s+(?:this|it))\s+between\s+(?:us|ourselves)\b|\bkeep\s+(?:this|it)\s+to\s+yourself\b"),
+             r"|\b(?:stay|remain|kept|keep\s+(?:this|it))\s+between\s+(?:us|ourselves)\b|\bkeep\s+(?:this|it)\s+to\s+yourself\b"
+             r"|\b(?:not\s+worth\s+|(?:does|do|need)\s*(?:not|n't)\s+(?:need\s+to\s+)?(?:be\s+)?|no\s+need\s+to\s+(?:be\s+)?)"
+             r"(?:discuss|mention|report|disclos|surfac|rais)\w*"),
     _pattern("hidden_from_user", "describes behaviour the user is not meant to see",
              r"\b(?:the\s+)?user\s+(?:must|should|need|needs\s+to|is|does|will|can)?\s*(?:not|never|n't)\s+"
              r"(?:be\s+)?(?:see|know|notice|told|informed|aware|shown)\b"
@@ -226,8 +239,20 @@ INJECTION_PATTERNS: tuple[InjectionPattern, ...] = (
     # A credential described in words ("the key in the home folder") rather than by path.
     _pattern("secret_in_home", "points at credentials kept in the user's home directory",
              rf"\b(?:(?:private|ssh|deploy|signing|api)\s+keys?|key\s+files?|credentials?|login\s+(?:files?|details)|"
-             rf"passwords?|tokens?)\b{_S}{{0,80}}?\bhome\s+(?:folder|directory|dir)\b"
-             rf"|\bhome\s+(?:folder|directory|dir)\b{_S}{{0,40}}?\b(?:(?:private|ssh|deploy|signing)\s+keys?|key\s+files?|credentials?)\b"),
+             rf"passwords?|tokens?)\b{_S}{{0,80}}?(?:\bhome\s+(?:folder|directory|dir)\b|\buser\s+profile\b|\$home\b|%userprofile%)"
+             rf"|(?:\bhome\s+(?:folder|directory|dir)\b|\buser\s+profile\b|\$home\b|%userprofile%){_S}{{0,40}}?"
+             r"\b(?:(?:private|ssh|deploy|signing)\s+keys?|key\s+files?|credentials?)\b"),
+    # The user's own data moved into an argument the tool author chose.
+    _pattern("user_data_to_argument", "asks for the user's private data to be put into an argument",
+             r"\b(?:the\s+)?user'?s\s+(?:\w+\s+){0,2}?(?:inbox|e-?mails?|messages|contacts|files|clipboard|history|documents|"
+             rf"notes|photos|location|browser|cookies|calendar)\b{_S}{{0,40}}?\b(?:in|into|to|as)\s+(?:the\s+)?['\"`]?\w+['\"`]?\s+"
+             r"(?:parameter|argument|field|param)\b"),
+    # Payment card data never belongs in a tool call the model assembles.
+    _pattern("card_data", "asks for payment card data",
+             r"\b(?:cvc|cvv2?|card\s+verification\s+(?:code|value)|full\s+card\s+numbers?)\b"),
+    # Text inside an HTML comment is invisible once the description is rendered.
+    _pattern("html_comment", "contains an HTML comment, hidden when rendered",
+             r"<!--"),
     # Chat history is the user's data; a tool has no reason to receive it in an argument.
     _pattern("conversation_exfil", "asks for the conversation to be passed to the tool",
              rf"\b(?:(?:entire|whole|full|complete)\s+(?:conversation|chat|transcript|message\s+history)|"
@@ -235,10 +260,11 @@ INJECTION_PATTERNS: tuple[InjectionPattern, ...] = (
              rf"{_S}{{0,80}}?\b(?:append|include|pass|put|attach|add|send|copy|insert|supply|paste)(?:s|ed|ing)?\b"
              rf"|\b(?:append|include|pass|put|attach|add|send|copy|insert|supply|paste)\b{_S}{{0,20}}?"
              r"\b(?:entire|whole|full|complete)\s+(?:conversation|chat|transcript|message\s+history)\b"),
-    # Spelling out a destination URL or mailbox next to a send verb is the exfiltration step.
+    # A destination spelled out next to an imperative send verb is the exfiltration step;
+    # "Uploads ... to https://" is a tool describing its own endpoint, so no -s/-ed forms.
     _pattern("exfil_address", "tells the model to send data to a spelled-out address",
              r"\b(?:send|post|upload|forward|transmit|submit|exfiltrate|report|copy|sync|mirror|beacon|ping|share|mail|email)"
-             rf"(?:s|ed|ing)?\b{_S}{{0,80}}?\b(?:to|at|via|into|with)\s+<?(?:(?:https?|ftp|wss?)://|[\w.+-]+@[\w-]+\.\w)"),
+             rf"(?:ing)?\b{_S}{{0,80}}?\b(?:to|at|via|into|with)\s+<?(?:(?:https?|ftp|wss?)://|[\w.+-]+@[\w-]+\.\w)"),
     _pattern("content_smuggle", "asks the model to put file contents into an argument",
              rf"\b(?:pass|put|include|insert|place|embed|add|append|attach|send|provide|paste)\b{_S}{{0,20}}?"
              r"\b(?:its|their|(?:the|that|this)\s+file'?s)\s+(?:full\s+|entire\s+|raw\s+|complete\s+)?"
