@@ -49,6 +49,32 @@ class RegistrySettings(BaseModel):
     extra_signoff_kinds: list[str] = Field(default_factory=list)
 
 
+class GatewaySettings(BaseModel):
+    # The URL clients reach this gateway at; empty means http://{server.host}:{server.port}.
+    # It is the issuer of delegated tokens and, with "/mcp", their audience.
+    public_url: str = ""
+    # PEM private key signing delegated and downstream tokens; empty means a
+    # key generated under ``home/gateway`` on first start.
+    signing_key_path: str = ""
+    delegated_token_ttl_seconds: int = Field(default=900, ge=30, le=900)
+    downstream_token_ttl_seconds: int = Field(default=60, ge=5, le=300)
+    agent_assertion_max_age_seconds: int = Field(default=300, ge=30, le=3600)
+    # How long an agent's status and grants are cached; a suspension bites within this.
+    agent_cache_seconds: float = Field(default=2.0, ge=0)
+    # How long the approved catalogue is trusted before it is re-read (other replicas' changes).
+    catalogue_ttl_seconds: float = Field(default=5.0, ge=0)
+    upstream_refresh_seconds: float = Field(default=60.0, ge=0)
+    approval_ttl_seconds: int = Field(default=900, ge=30)
+    # Empty: rate-limit counters in this process only.
+    rate_limit_redis_url: str = ""
+    mcp_stateless: bool = False
+    mcp_json_response: bool = True
+    # Host and Origin allow-lists of /mcp (DNS-rebinding protection); empty
+    # means the public URL's host and loopback.
+    allowed_hosts: list[str] = Field(default_factory=list)
+    allowed_origins: list[str] = Field(default_factory=list)
+
+
 class TelemetrySettings(BaseModel):
     service_name: str = "tollhouse"
     # "none" keeps spans in-process only; "console" prints them; "otlp" needs an endpoint.
@@ -69,6 +95,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
 
     @model_validator(mode="after")
@@ -82,6 +109,15 @@ class Settings(BaseSettings):
     @property
     def database_url(self) -> str:
         return self.database.url or f"sqlite+aiosqlite:///{(self.home / 'tollhouse.db').resolve()}"
+
+    @property
+    def public_url(self) -> str:
+        return (self.gateway.public_url or f"http://{self.server.host}:{self.server.port}").rstrip("/")
+
+    @property
+    def mcp_resource(self) -> str:
+        """The resource identifier (and delegated-token audience) of /mcp."""
+        return f"{self.public_url}/mcp"
 
     @property
     def data_path(self) -> Path | None:

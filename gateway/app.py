@@ -1,12 +1,16 @@
-"""The FastAPI app factory: one app serving the registry API (and, later, /mcp)."""
+"""The FastAPI app factory: the registry API, the token endpoint, /mcp, discovery documents."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from mcp.server.auth.settings import AuthSettings as McpAuthSettings
+from mcp.server.transport_security import TransportSecuritySettings
 from sqlalchemy import text
 
 from core.auth import build_verifier
@@ -14,19 +18,89 @@ from core.db import make_engine, make_sessionmaker
 from core.settings import Settings, get_settings
 from core.telemetry import make_tracer_provider
 from core.web import install_error_handlers
+from gateway import federation
+from gateway.access import AccessService
+from gateway.catalogue import Catalogue
+from gateway.directory import AgentDirectory
+from gateway.endpoints import router as gateway_router
+from gateway.exchange import router as exchange_router
+from gateway.invoke import Invoker
+from gateway.mcp import MCP_SCOPE, DelegatedTokenVerifier, McpGateway
+from gateway.ratelimit import make_rate_limiter
+from gateway.tokens import GatewayTokens
 from registry.endpoints import router as registry_router
+from tools.catalogue import in_process_tools
+from tools.spec import ToolSpec
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def _transport_security(settings: Settings) -> TransportSecuritySettings:
+    """Host and Origin allow-lists for /mcp (DNS-rebinding protection), on whatever address we bind."""
+    from urllib.parse import urlsplit
+
+    public = urlsplit(settings.public_url)
+    hosts = settings.gateway.allowed_hosts or [public.netloc, "127.0.0.1:*", "localhost:*", "[::1]:*"]
+    origins = settings.gateway.allowed_origins or [
+        f"{public.scheme}://{public.netloc}", "http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*",
+    ]
+    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
+
+
+def create_app(settings: Settings | None = None, *, tools: Mapping[str, ToolSpec] | None = None) -> FastAPI:
     """Build the app. Nothing touches the network or the database until it starts."""
     settings = settings or get_settings()
     engine = make_engine(settings.database_url, echo=settings.database.echo)
+    sessionmaker = make_sessionmaker(engine)
+    tool_specs = dict(tools if tools is not None else in_process_tools())
+    tokens = GatewayTokens(settings)
+    directory = AgentDirectory(sessionmaker, ttl_seconds=settings.gateway.agent_cache_seconds)
+    catalogue = Catalogue(sessionmaker, tool_specs, ttl_seconds=settings.gateway.catalogue_ttl_seconds)
+    limiter = make_rate_limiter(settings.gateway.rate_limit_redis_url or None)
+    access = AccessService(
+        catalogue=catalogue, directory=directory, limiter=limiter, sessionmaker=sessionmaker,
+        approval_ttl_seconds=settings.gateway.approval_ttl_seconds,
+    )
+    tracer_provider = make_tracer_provider(settings.telemetry)
+    gateway = McpGateway(
+        access=access,
+        catalogue=catalogue,
+        invoker=Invoker(tokens=tokens, tools=tool_specs, settings=settings, sessionmaker=sessionmaker),
+        tracer=tracer_provider.get_tracer("tollhouse.gateway"),
+        sessionmaker=sessionmaker,
+    )
+    mcp_app = gateway.server.streamable_http_app(
+        streamable_http_path="/mcp",
+        json_response=settings.gateway.mcp_json_response,
+        stateless_http=settings.gateway.mcp_stateless,
+        transport_security=_transport_security(settings),
+        auth=McpAuthSettings(
+            issuer_url=settings.public_url,
+            resource_server_url=settings.mcp_resource,
+            required_scopes=[MCP_SCOPE],
+            validate_token_resource=True,
+        ),
+        token_verifier=DelegatedTokenVerifier(tokens),
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        refresher = None
+        if settings.gateway.upstream_refresh_seconds > 0:
+            refresher = asyncio.create_task(
+                federation.refresh_forever(
+                    settings.gateway.upstream_refresh_seconds, tokens=tokens, sessionmaker=sessionmaker
+                )
+            )
         try:
-            yield
+            # A mounted sub-app's lifespan does not run: the MCP session manager runs here.
+            async with gateway.server.session_manager.run():
+                yield
         finally:
+            if refresher is not None:
+                refresher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await refresher
+            await limiter.close()
+            tracer_provider.shutdown()
             await engine.dispose()
 
     app = FastAPI(
@@ -37,11 +111,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.sessionmaker = sessionmaker
     app.state.verifier = build_verifier(settings.auth, settings.home)
-    app.state.tracer_provider = make_tracer_provider(settings.telemetry)
+    app.state.tokens = tokens
+    app.state.directory = directory
+    app.state.catalogue = catalogue
+    app.state.access = access
+    app.state.tracer_provider = tracer_provider
     install_error_handlers(app)
     app.include_router(registry_router)
+    app.include_router(gateway_router)
+    app.include_router(exchange_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -58,4 +138,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         return JSONResponse({"status": "ready", "dev_mode": settings.auth.dev_mode})
 
+    # Last, so every route above takes precedence over the MCP app's catch-all mount.
+    app.mount("/", mcp_app)
     return app

@@ -93,3 +93,59 @@ class Agent(Base):
     created_by: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     status_changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Quarantine(Base):
+    """A served definition that no longer matches its approved pin."""
+
+    __tablename__ = "quarantines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("tool_versions.id", ondelete="CASCADE"), index=True)
+    pinned_digest: Mapped[str] = mapped_column(String(80))
+    observed_digest: Mapped[str] = mapped_column(String(80))
+    # The version filed for review with the observed definition.
+    review_version_id: Mapped[int | None] = mapped_column(ForeignKey("tool_versions.id", ondelete="SET NULL"))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+    version: Mapped[ToolVersion] = relationship(foreign_keys=[version_id], lazy="joined")
+
+
+class ApprovalRequest(Base):
+    """A human approval for one call: same user, agent, tool and argument digest, once."""
+
+    __tablename__ = "approval_requests"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user: Mapped[str] = mapped_column(String(255), index=True)
+    agent: Mapped[str] = mapped_column(String(128))
+    tool: Mapped[str] = mapped_column(String(128))
+    tool_version: Mapped[int] = mapped_column(Integer)
+    arguments_digest: Mapped[str] = mapped_column(String(80))
+    # The arguments as the tool's data classification allows them to be shown.
+    arguments_shown: Mapped[Any | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    decided_by: Mapped[str | None] = mapped_column(String(255))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class UpstreamServer(Base):
+    """A remote MCP server whose tools enter review and, once approved, are proxied."""
+
+    __tablename__ = "upstream_servers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    owning_team: Mapped[str] = mapped_column(String(128))
+    risk_class: Mapped[str] = mapped_column(String(16))
+    data_classification: Mapped[str] = mapped_column(String(16))
+    required_scopes: Mapped[list[str]] = mapped_column(JSON)
+    registered_by: Mapped[str] = mapped_column(String(255))
+    registered_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    last_refresh_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)

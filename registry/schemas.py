@@ -27,6 +27,8 @@ class Runs(Strict):
     kind: Literal["in_process", "upstream"]
     entry_point: str | None = Field(default=None, max_length=300)
     url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
+    # The tool's own name on the upstream server (its registry name is prefixed).
+    remote_name: str | None = Field(default=None, max_length=128)
 
     @model_validator(mode="after")
     def _one_target(self) -> Runs:
@@ -159,3 +161,55 @@ class AgentOut(BaseModel):
     status: str
     created_by: str
     created_at: dt.datetime
+
+
+class UpstreamIn(Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$")
+    url: str = Field(max_length=2000, pattern=r"^https?://")
+    owning_team: str = Field(pattern=TEAM_PATTERN)
+    risk_class: Literal["low", "medium", "high"] = "medium"
+    data_classification: Literal["public", "internal", "confidential"] = "internal"
+    required_scopes: list[str] = Field(min_length=1, max_length=32)
+
+    @model_validator(mode="after")
+    def _scopes_well_formed(self) -> UpstreamIn:
+        check_scopes(self.required_scopes)
+        return self
+
+
+class UpstreamOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    url: str
+    owning_team: str
+    risk_class: str
+    data_classification: str
+    required_scopes: list[str]
+    registered_by: str
+    registered_at: dt.datetime
+    last_refresh_at: dt.datetime | None
+    last_error: str | None
+
+
+class ApprovalOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    user: str
+    agent: str
+    tool: str
+    tool_version: int
+    arguments_digest: str
+    arguments_shown: Any
+    status: str
+    created_at: dt.datetime
+    decided_by: str | None
+    decided_at: dt.datetime | None
+    reason: str | None
+    expires_at: dt.datetime | None
+    used_at: dt.datetime | None
+
+
+class ApprovalDecisionIn(Strict):
+    reason: str | None = Field(default=None, max_length=4000)

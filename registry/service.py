@@ -11,20 +11,24 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import audit, keys
+from core import audit, events, keys
 from core.auth import Principal
 from core.errors import Conflict, Forbidden, NotFound
 from registry import workflow
 from registry.checks import flag_injection, name_conflict, name_skeleton
 from registry.diff import FieldChange, diff_manifests
 from registry.manifest import check_manifest
-from registry.models import Agent, Signoff, Tool, ToolVersion
+from registry.models import Agent, Quarantine, Signoff, Tool, ToolVersion
 from registry.pinning import pinned_digest
-from registry.repository import AgentRepository, ToolRepository
+from registry.repository import AgentRepository, GatewayRepository, ToolRepository
 from registry.schemas import AccessPolicy, AgentIn
 
 PUBLISHER = "publisher"
 PLATFORM_ADMIN = "platform-admin"
+REGISTRY_TOPIC = "registry"
+# The gateway's own identity when it files a version (a drifted definition, an
+# upstream server's new tool). It never signs off.
+SYSTEM = Principal(subject="system:gateway", roles=frozenset({PUBLISHER, PLATFORM_ADMIN}))
 
 
 class NameConflict(Conflict):
@@ -260,6 +264,7 @@ class ToolService:
         reason: str | None = None,
         detail: dict[str, Any] | None = None,
     ) -> None:
+        events.signal_after_commit(self.session, REGISTRY_TOPIC)
         await audit.record(
             self.session,
             kind,
@@ -292,6 +297,40 @@ class ToolService:
 
     async def approved_versions(self) -> Sequence[ToolVersion]:
         return await self.tools.versions_in_state("approved")
+
+    async def served_catalogue(self) -> tuple[Sequence[ToolVersion], set[int], set[str]]:
+        """What the gateway serves: approved versions, the ids of quarantined ones, and every known name."""
+        approved = await self.tools.versions_in_state("approved")
+        quarantined = await GatewayRepository(self.session).quarantined_version_ids()
+        return approved, quarantined, set(await self.tools.names())
+
+    async def quarantine(self, version: ToolVersion, observed_manifest: dict[str, Any]) -> Quarantine:
+        """Quarantine an approved version whose served definition drifted from its pin.
+
+        Records both digests and files the observed definition as a new
+        version in review (unless that exact definition is already filed).
+        """
+        observed = pinned_digest(observed_manifest)
+        gateway = GatewayRepository(self.session)
+        entry = Quarantine(version_id=version.id, pinned_digest=version.pinned_digest or "", observed_digest=observed)
+        gateway.add(entry)
+        await self.tools.refresh_versions(version.tool)
+        filed = next((v for v in version.tool.versions if v.manifest == observed_manifest), None)
+        if filed is None:
+            filed = await self.submit(SYSTEM, observed_manifest, policy=AccessPolicy(**(version.approved_policy or {})))
+        entry.review_version_id = filed.id
+        await gateway.flush()
+        await self._record(
+            SYSTEM,
+            "registry.quarantine",
+            version,
+            reason="served definition differs from the approved pin",
+            detail={"pinned_digest": version.pinned_digest, "observed_digest": observed, "review_version": filed.version},
+        )
+        return entry
+
+    async def quarantines(self) -> Sequence[Quarantine]:
+        return await GatewayRepository(self.session).quarantines()
 
     async def diff(self, name: str, old: int, new: int) -> list[FieldChange]:
         before = await self.get_version(name, old)
@@ -346,6 +385,7 @@ class AgentService:
         return await self.agents.all()
 
     async def _record(self, principal: Principal, kind: str, agent: Agent, reason: str | None = None) -> None:
+        events.signal_after_commit(self.session, REGISTRY_TOPIC)
         await audit.record(
             self.session,
             kind,

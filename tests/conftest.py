@@ -8,6 +8,7 @@ once, tables emptied after each test).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import uuid
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -128,14 +130,49 @@ def issuer(settings: Settings) -> DevIssuer:
     return DevIssuer(settings.home, settings.auth)
 
 
+class RunningLifespan:
+    """Runs an app's lifespan in a task of its own, so that it enters and exits in one task
+    (the MCP session manager's task group insists), whatever task the fixture tears down in."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self._started = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        async with self.app.router.lifespan_context(self.app):
+            self._started.set()
+            await self._stop.wait()
+
+    async def __aenter__(self) -> FastAPI:
+        self._task = asyncio.create_task(self._run())
+        started = asyncio.create_task(self._started.wait())
+        await asyncio.wait({self._task, started}, return_when=asyncio.FIRST_COMPLETED)
+        if self._task.done():
+            started.cancel()
+            self._task.result()
+        return self.app
+
+    async def __aexit__(self, *_: object) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+
+
 @pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client speaking to the whole app in-process (its lifespan runs)."""
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as http:
-            yield http
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The whole app with its lifespan running."""
+    async with RunningLifespan(create_app(settings)) as running:
+        yield running
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client speaking to the whole app in-process."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as http:
+        yield http
 
 
 @pytest.fixture

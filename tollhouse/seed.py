@@ -3,6 +3,7 @@ submitted and approved through the real workflow. Safe to run on every start."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,11 +16,12 @@ from registry.schemas import AccessPolicy, AgentIn
 from registry.service import AgentService, ToolService
 from registry.workflow import role_for_signoff
 from tools.catalogue import in_process_tools
+from tools.spec import ToolSpec
 
 DEMO_AGENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     # client id: (owning team, granted scopes). The two differ on purpose.
     "ide-assistant": ("platform-tools", ("mcp:use", "demo:use", "recsys:read", "kg:read", "forecast:read")),
-    "chat-bot": ("analytics", ("mcp:use", "demo:use", "pricing:read", "metrics:read")),
+    "chat-bot": ("analytics", ("mcp:use", "pricing:read", "metrics:read")),
 }
 # Which demo user signs off each kind; the submitter (bob) never does.
 REVIEWERS = {"security": "carol", "privacy": "dave", "platform": "admin"}
@@ -62,13 +64,20 @@ async def _seed_agents(session: AsyncSession, home: Path) -> None:
         await service.register(dev_principal("admin"), spec)
 
 
-async def _seed_tools(session: AsyncSession, settings: Settings) -> None:
+async def seed_tools(
+    session: AsyncSession,
+    settings: Settings,
+    specs: Mapping[str, ToolSpec],
+    policies: Mapping[str, AccessPolicy] | None = None,
+) -> None:
+    """Submit each spec as bob and give it every sign-off it needs from the demo reviewers."""
     service = ToolService(session, extra_signoff_kinds=settings.registry.extra_signoff_kinds)
-    for name, spec in in_process_tools().items():
+    for name, spec in specs.items():
         tool = await service.tools.by_name(name)
         if tool is not None and any(v.manifest == spec.manifest() for v in tool.versions):
             continue
-        version = await service.submit(dev_principal("bob"), spec.manifest(), policy=AccessPolicy())
+        policy = (policies or {}).get(name, AccessPolicy())
+        version = await service.submit(dev_principal("bob"), spec.manifest(), policy=policy)
         for kind in version.required_signoffs:
             reviewer = dev_principal(REVIEWERS.get(kind, "admin"))
             if role_for_signoff(kind) not in reviewer.roles:
@@ -83,4 +92,4 @@ async def seed_demo(sessionmaker: async_sessionmaker[AsyncSession], settings: Se
     """Register the demo agents and approve the shipped tools, once."""
     async with session_scope(sessionmaker) as session:
         await _seed_agents(session, settings.home)
-        await _seed_tools(session, settings)
+        await seed_tools(session, settings, in_process_tools())

@@ -1,0 +1,74 @@
+"""Running an allowed call: mint its downstream token, then run the tool in-process or upstream."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry.propagate import inject
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.settings import Settings
+from gateway import federation
+from gateway.access import Caller
+from gateway.catalogue import ServedTool
+from gateway.tokens import GatewayTokens, tool_audience
+from tools.spec import ToolContext, ToolSpec
+
+
+@dataclass(frozen=True)
+class Outcome:
+    content: Any
+    structured: dict[str, Any] | None
+    is_error: bool
+
+
+class Invoker:
+    def __init__(
+        self,
+        *,
+        tokens: GatewayTokens,
+        tools: dict[str, ToolSpec],
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> None:
+        self.tokens = tokens
+        self.tools = tools
+        self.settings = settings
+        self.sessionmaker = sessionmaker
+
+    async def run(self, tool: ServedTool, caller: Caller, arguments: dict[str, Any], trace_id: str | None) -> Outcome:
+        """Run one allowed call. The caller's inbound token is never passed on."""
+        # Least privilege: the downstream token carries the scopes this tool needs, no more.
+        scopes = tool.facts.required_scopes
+        if tool.runs["kind"] == "in_process":
+            audience = tool_audience(tool.name)
+            token = self.tokens.mint_downstream(
+                user=caller.user, agent=caller.agent, audience=audience, scopes=scopes, trace_id=trace_id
+            )
+            context = ToolContext(
+                user=caller.user,
+                agent=caller.agent,
+                scopes=scopes,
+                token=token,
+                claims=self.tokens.verify_downstream(token, audience),
+                trace_id=trace_id,
+                settings=self.settings,
+                sessionmaker=self.sessionmaker,
+                data_dir=self.settings.data_path,
+            )
+            result = await self.tools[tool.name].handler(arguments, context)
+            return Outcome(content=result, structured=result if isinstance(result, dict) else None, is_error=False)
+        url = tool.runs["url"]
+        token = self.tokens.mint_downstream(user=caller.user, agent=caller.agent, audience=url, scopes=scopes, trace_id=trace_id)
+        carrier: dict[str, str] = {}
+        inject(carrier)
+        result = await federation.call_tool(url, token, tool.runs["remote_name"], arguments, carrier.get("traceparent"))
+        texts = [block.text for block in result.content if getattr(block, "type", "") == "text"]
+        content: Any = result.structured_content if result.structured_content is not None else "\n".join(texts)
+        return Outcome(content=content, structured=result.structured_content, is_error=bool(result.is_error))
+
+
+def as_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, default=str)
