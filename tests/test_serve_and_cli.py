@@ -129,3 +129,41 @@ def test_cli_errors_are_clear_and_lose_nothing(served: Served, tmp_path: Path) -
     assert "crm.hidden" not in served.cli("tools", "list", "--as", "bob").stdout
     no_creds = served.cli("tools", "list", check=False)
     assert no_creds.returncode == 1 and "no credentials" in no_creds.stderr
+
+
+def test_token_and_access_explain_from_the_terminal(served: Served) -> None:
+    result = served.cli("token", "--user", "alice", "--agent", "ide-assistant")
+    token = result.stdout.strip()
+    assert "expires" in result.stderr and "tollhouse token --user alice --agent ide-assistant" in result.stderr
+    listing = httpx.post(
+        f"{served.url}/mcp",
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+        }}},
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream",
+                 "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/list"},
+    )
+    assert listing.status_code == 200, listing.text
+    assert [tool["name"] for tool in listing.json()["result"]["tools"]] == ["demo.add"]
+
+    denied = served.cli("access", "explain", "--tool", "demo.add", "--agent", "chat-bot", "--user", "alice", check=False)
+    assert denied.returncode == 2
+    assert "DENIED" in denied.stdout and "agent_scope" in denied.stdout and "demo:use" in denied.stdout
+    allowed = served.cli("access", "explain", "--tool", "demo.add", "--agent", "ide-assistant", "--user", "alice")
+    assert "ALLOWED" in allowed.stdout
+
+
+@pytest.mark.parametrize(("client", "section"), [("vscode", "servers"), ("cursor", "mcpServers"), ("claude-code", "mcpServers")])
+def test_connect_writes_an_owner_only_ide_config(served: Served, tmp_path: Path, client: str, section: str) -> None:
+    path = tmp_path / "mcp.json"
+    path.write_text(json.dumps({section: {"other": {"url": "http://example.invalid"}}}))
+    served.cli("connect", client, "--user", "alice", "--agent", "ide-assistant", "--write", str(path))
+    config = json.loads(path.read_text())
+    assert set(config[section]) == {"other", "tollhouse"}
+    entry = config[section]["tollhouse"]
+    assert entry["url"] == f"{served.url}/mcp"
+    assert entry["headers"]["Authorization"].startswith("Bearer ey")
+    assert path.stat().st_mode & 0o777 == 0o600
+    refused = served.cli("connect", client, "--user", "alice", "--agent", "no-such-agent", check=False)
+    assert refused.returncode == 1 and "no private key" in refused.stderr

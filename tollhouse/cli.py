@@ -7,12 +7,11 @@ import logging
 
 import typer
 
+from agents.cli import connect, token
 from core.auth import DEV_USERS, DevIssuer
 from core.cli_client import fail
-from core.db import make_engine, make_sessionmaker
 from core.settings import get_settings
-from gateway.cli import run_server
-from migrations import downgrade, upgrade
+from gateway.cli import access_app, approvals_app, run_server, servers_app
 from registry.cli import agents_app, tools_app
 
 app = typer.Typer(help="Tollhouse: governed MCP tools, agents and audit.", no_args_is_help=True)
@@ -22,11 +21,18 @@ app.add_typer(tools_app, name="tools")
 app.add_typer(agents_app, name="agents")
 app.add_typer(db_app, name="db")
 app.add_typer(dev_app, name="dev")
+app.add_typer(access_app, name="access")
+app.add_typer(approvals_app, name="approvals")
+app.add_typer(servers_app, name="servers")
+app.command("token")(token)
+app.command("connect")(connect)
 
 
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head")) -> None:
     """Migrate the platform database up (to head by default)."""
+    from migrations import upgrade
+
     settings = get_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     upgrade(settings.database_url, revision)
@@ -36,6 +42,8 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
 @db_app.command("downgrade")
 def db_downgrade(revision: str = typer.Argument(...)) -> None:
     """Migrate the platform database down to REVISION ('base' empties it)."""
+    from migrations import downgrade
+
     downgrade(get_settings().database_url, revision)
     typer.echo(f"database at {revision}")
 
@@ -52,6 +60,7 @@ def dev_token(user: str = typer.Option(..., "--user", help=f"One of: {', '.join(
 
 
 async def _seed() -> None:
+    from core.db import make_engine, make_sessionmaker
     from tollhouse.seed import seed_demo
 
     settings = get_settings()
@@ -69,6 +78,8 @@ def serve(
     migrate: bool = typer.Option(True, help="Migrate the database to head first."),
 ) -> None:
     """Migrate, seed the demo world (dev mode), and serve the gateway."""
+    from migrations import upgrade
+
     settings = get_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     if migrate:
