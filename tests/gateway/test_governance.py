@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
 import jwt
 import pytest
+import redis.asyncio
+import redis.exceptions
 
 from core.settings import Settings
 from registry.schemas import AccessPolicy
@@ -39,8 +42,28 @@ POLICIES = {
 }
 
 
-@pytest.fixture
-async def governed(gateway_settings: Settings) -> AsyncIterator[LiveGateway]:
+REDIS_URL = os.environ.get("TOLLHOUSE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+async def _clear_redis_counters() -> None:
+    client = redis.asyncio.from_url(REDIS_URL)
+    try:
+        keys = [key async for key in client.scan_iter("tollhouse:rl:*")]
+        if keys:
+            await client.delete(*keys)
+    except redis.exceptions.ConnectionError:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"Redis at {REDIS_URL} is not reachable")
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def governed(request: pytest.FixtureRequest, gateway_settings: Settings) -> AsyncIterator[LiveGateway]:
+    if request.param == "redis":
+        await _clear_redis_counters()
+        gateway_settings.gateway.rate_limit_redis_url = REDIS_URL
     await seed(gateway_settings, TOOLS, POLICIES)
     async with serve(gateway_settings, tools=TOOLS) as gateway:
         yield gateway

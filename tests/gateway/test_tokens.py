@@ -176,3 +176,20 @@ async def test_foreign_host_and_origin_are_refused(live: LiveGateway) -> None:
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
     assert (await live.http.post("/mcp", json=body, headers={**headers, "Host": "evil.example"})).status_code == 421
     assert (await live.http.post("/mcp", json=body, headers={**headers, "Origin": "http://evil.example"})).status_code == 403
+
+
+async def test_user_tokens_verify_against_a_jwks_url_and_unknown_kids_are_refused(live: LiveGateway) -> None:
+    import asyncio
+
+    from core.auth import InvalidToken, TokenVerifier
+    from core.settings import AuthSettings
+
+    # The gateway's own JWKS document stands in for an IdP's.
+    settings = AuthSettings(issuer=live.url, audience=f"{live.url}/mcp", jwks_url=f"{live.url}/.well-known/jwks.json", accepted_typ=["at+jwt"])
+    verifier = TokenVerifier(settings)
+    delegated = await live.delegated("alice", "ide-assistant")
+    claims = await asyncio.to_thread(verifier.verify_claims, delegated)
+    assert claims["sub"] == "alice"
+    stranger = jwt.encode({**claims, "jti": "x"}, keys.generate_private_key(), algorithm="ES256", headers={"typ": "at+jwt", "kid": "nope"})
+    with pytest.raises(InvalidToken):
+        await asyncio.to_thread(verifier.verify_claims, stranger)
