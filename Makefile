@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: run test test-sqlite test-postgres lint contracts bench clean
+.PHONY: run test inspector test-sqlite test-postgres lint contracts bench clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,16 @@ run: $(STAMP)
 	$(BIN)/tollhouse db upgrade
 	$(BIN)/tollhouse serve
 
-test: test-sqlite test-postgres
+INSPECTOR := tests/inspector/node_modules/.bin/mcp-inspector
+
+test: inspector test-sqlite test-postgres
+
+# The MCP Inspector (a real third-party client), pinned with integrity hashes in
+# tests/inspector/package-lock.json; its tests skip without npm outside CI.
+inspector:
+	@if [ -x $(INSPECTOR) ]; then :; \
+	elif command -v npm >/dev/null 2>&1; then cd tests/inspector && npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "SKIPPED: npm not found; the MCP Inspector tests will skip"; fi
 
 test-sqlite: $(STAMP)
 	$(BIN)/python -m pytest
@@ -46,4 +55,4 @@ lock:
 	uv pip compile pyproject.toml --extra dev --extra llm --generate-hashes --python-version 3.11 -o requirements.lock
 
 clean:
-	rm -rf $(VENV) .tollhouse .pytest_cache .ruff_cache
+	rm -rf $(VENV) .tollhouse .pytest_cache .ruff_cache tests/inspector/node_modules
