@@ -1,9 +1,12 @@
-"""The audit log: one append-only table and one entry point, :func:`record`.
+"""The audit log: append-only, hash-chained records, and one entry point, :func:`record`.
 
-Registry changes are recorded in the same transaction as the change, so a
-change and its record commit or roll back together. Arguments and results are
-redacted by the tool's data classification before they are stored; their
-digests are always kept, so a call chain can be matched without the values.
+Each record holds the digest of the one before it. Appends serialise on the
+chain head, a single row in the database locked by the appending transaction
+(``UPDATE ... RETURNING``), so writers in any number of processes can never
+fork the chain. Registry changes are recorded in the same transaction as the
+change. Arguments and results are redacted by the tool's data classification
+before they are stored; their digests are always kept, so call chains can be
+matched without the values.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from sqlalchemy import JSON, DateTime, Float, Integer, String, select
+from sqlalchemy import JSON, DateTime, Float, Integer, String, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -21,14 +24,26 @@ from core.db import Base
 
 Classification = Literal["public", "internal", "confidential"]
 REDACTED = "[redacted]"
+GENESIS = "sha256:" + "0" * 64
+HEAD_ID = 1
+# The fields a record's digest covers, in this order (canonical JSON sorts them anyway).
+CHAINED_FIELDS = (
+    "at", "kind", "user", "agent", "tool", "tool_version", "decision", "layer", "reason",
+    "arguments", "arguments_digest", "result", "result_digest", "status", "latency_ms",
+    "trace_id", "call_id", "detail",
+)
 
 
 class AuditRecord(Base):
     __tablename__ = "audit_records"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Position in the chain: 1, 2, 3, ... with no gaps.
+    seq: Mapped[int | None] = mapped_column(Integer, unique=True)
+    prev_digest: Mapped[str | None] = mapped_column(String(80))
+    record_digest: Mapped[str | None] = mapped_column(String(80))
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
-    # What happened: "registry.submit", "registry.signoff", "decision", "tool_call.intent", ...
+    # What happened: "registry.submit", "decision", "tool_call.intent", "inference", ...
     kind: Mapped[str] = mapped_column(String(64), index=True)
     user: Mapped[str | None] = mapped_column(String(255), index=True)
     agent: Mapped[str | None] = mapped_column(String(255), index=True)
@@ -44,7 +59,19 @@ class AuditRecord(Base):
     status: Mapped[str | None] = mapped_column(String(32))
     latency_ms: Mapped[float | None] = mapped_column(Float)
     trace_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    # Pairs a tool call's intent with its outcome.
+    call_id: Mapped[str | None] = mapped_column(String(36), index=True)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class AuditHead(Base):
+    """The chain head: one row, locked by every append."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(String(80))
 
 
 def redact(value: Any, classification: Classification) -> Any:
@@ -62,8 +89,24 @@ def redact(value: Any, classification: Classification) -> Any:
     return REDACTED
 
 
-async def record(
-    session: AsyncSession,
+def canonical_time(moment: dt.datetime) -> str:
+    # SQLite hands back naive datetimes; every stored time is UTC.
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return aware.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def content_of(entry: AuditRecord) -> dict[str, Any]:
+    """What a record's digest covers: every field but its position and digests."""
+    content = {name: getattr(entry, name) for name in CHAINED_FIELDS}
+    content["at"] = canonical_time(entry.at)
+    return content
+
+
+def chain_digest(prev_digest: str, entry: AuditRecord) -> str:
+    return digest({"prev": prev_digest, "record": content_of(entry)})
+
+
+def make_record(
     kind: str,
     *,
     user: str | None = None,
@@ -79,13 +122,12 @@ async def record(
     status: str | None = None,
     latency_ms: float | None = None,
     trace_id: str | None = None,
+    call_id: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditRecord:
-    """Append one audit record to the session's transaction.
-
-    The caller's unit of work commits it together with whatever it records.
-    """
-    entry = AuditRecord(
+    """A record not yet in the chain: values redacted, digests of the originals kept."""
+    return AuditRecord(
+        # Microseconds are all the databases keep; the digest must survive the round trip.
         at=dt.datetime.now(dt.UTC),
         kind=kind,
         user=user,
@@ -102,16 +144,57 @@ async def record(
         status=status,
         latency_ms=latency_ms,
         trace_id=trace_id,
+        call_id=call_id,
         detail=detail,
     )
-    session.add(entry)
+
+
+async def append(session: AsyncSession, entries: Sequence[AuditRecord]) -> None:
+    """Chain ``entries`` onto the head inside the session's transaction.
+
+    The head row stays locked until that transaction ends, so appends from
+    every process are serialised and the chain cannot fork.
+    """
+    if not entries:
+        return
+    claimed = await session.execute(
+        update(AuditHead)
+        .where(AuditHead.id == HEAD_ID)
+        .values(seq=AuditHead.seq + len(entries))
+        .returning(AuditHead.seq, AuditHead.digest)
+    )
+    row = claimed.one()
+    last_seq, prev = int(row.seq), str(row.digest)
+    seq = last_seq - len(entries)
+    for entry in entries:
+        seq += 1
+        entry.seq = seq
+        entry.prev_digest = prev
+        entry.record_digest = chain_digest(prev, entry)
+        prev = entry.record_digest
+        session.add(entry)
+    await session.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(digest=prev))
     await session.flush()
+
+
+async def record(session: AsyncSession, kind: str, **fields: Any) -> AuditRecord:
+    """Append one audit record to the session's transaction (see :func:`make_record`).
+
+    The caller's unit of work commits it together with whatever it records.
+    """
+    entry = make_record(kind, **fields)
+    await append(session, [entry])
     return entry
 
 
 async def recent(session: AsyncSession, *, kind_prefix: str = "", limit: int = 100) -> Sequence[AuditRecord]:
     """The newest records first, optionally only kinds starting with ``kind_prefix``."""
-    statement = select(AuditRecord).order_by(AuditRecord.id.desc()).limit(limit)
+    statement = select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(limit)
     if kind_prefix:
         statement = statement.where(AuditRecord.kind.startswith(kind_prefix))
     return (await session.scalars(statement)).all()
+
+
+async def head(session: AsyncSession) -> tuple[int, str]:
+    row = (await session.execute(select(AuditHead.seq, AuditHead.digest).where(AuditHead.id == HEAD_ID))).one()
+    return int(row.seq), str(row.digest)

@@ -34,12 +34,23 @@ class Base(DeclarativeBase):
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own implicit BEGIN is turned off; _begin_immediate issues ours.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    # Foreign keys are off by default in SQLite; WAL lets readers run beside the writer.
+    # Foreign keys are off by default in SQLite; WAL lets readers run beside the
+    # writer; FULL makes every commit durable before it is acknowledged.
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _begin_immediate(connection: Any) -> None:
+    # A deferred transaction that reads and then writes cannot upgrade once
+    # another writer has committed (SQLITE_BUSY, no waiting). Taking the write
+    # lock at BEGIN makes concurrent writers, in any process, queue instead.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
@@ -48,6 +59,7 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         engine = create_async_engine(url, echo=echo)
         sync_engine: Engine = engine.sync_engine
         event.listen(sync_engine, "connect", _sqlite_pragmas)
+        event.listen(sync_engine, "begin", _begin_immediate)
         return engine
     return create_async_engine(url, echo=echo, pool_pre_ping=True)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -75,6 +76,35 @@ class GatewaySettings(BaseModel):
     allowed_origins: list[str] = Field(default_factory=list)
 
 
+class LlmModel(BaseModel):
+    # The litellm model string, e.g. "openai/gpt-4o-mini" or "anthropic/claude-...".
+    litellm_model: str
+    api_base: str = ""
+    # Name of the environment variable holding the provider key; the key itself is never stored.
+    api_key_env: str = ""
+
+
+class LlmSettings(BaseModel):
+    # Models offered at /v1/chat/completions, by the name clients use.
+    models: dict[str, LlmModel] = Field(default_factory=dict)
+    # Agent client id -> model names it may use ("*" = any offered model). An agent not listed may use none.
+    agent_models: dict[str, list[str]] = Field(default_factory=dict)
+    # What of prompts and completions the audit record keeps: "redacted" (shape only), "full", or "none".
+    record_bodies: Literal["redacted", "full", "none"] = "redacted"
+    timeout_seconds: float = Field(default=60.0, gt=0)
+
+
+class AuditSettings(BaseModel):
+    # Signed checkpoints of the chain head live outside the database.
+    checkpoint_dir: str = ""
+    # Ed25519 private key signing checkpoints; never in the database.
+    checkpoint_key_path: str = ""
+    # 0: only on demand (tollhouse audit checkpoint) and by the scheduler.
+    checkpoint_interval_seconds: float = Field(default=3600.0, ge=0)
+    # Records written in one transaction at most, when concurrent calls are grouped.
+    group_commit_max: int = Field(default=256, ge=1)
+
+
 class TelemetrySettings(BaseModel):
     service_name: str = "tollhouse"
     # "none" keeps spans in-process only; "console" prints them; "otlp" needs an endpoint.
@@ -96,6 +126,8 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    llm: LlmSettings = Field(default_factory=LlmSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
 
     @model_validator(mode="after")
@@ -118,6 +150,14 @@ class Settings(BaseSettings):
     def mcp_resource(self) -> str:
         """The resource identifier (and delegated-token audience) of /mcp."""
         return f"{self.public_url}/mcp"
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return Path(self.audit.checkpoint_dir) if self.audit.checkpoint_dir else self.home / "audit" / "checkpoints"
+
+    @property
+    def checkpoint_key_path(self) -> Path:
+        return Path(self.audit.checkpoint_key_path) if self.audit.checkpoint_key_path else self.home / "audit" / "checkpoint-key.pem"
 
     @property
     def data_path(self) -> Path | None:

@@ -11,9 +11,11 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import audit
+from core.audit_writer import AuditWriter
 from core.canonical import digest
 from core.db import session_scope
 from core.errors import TollhouseError
@@ -56,6 +58,8 @@ class Checked:
     decision: Decision
     tool: ServedTool | None
     facts: ToolFacts
+    # The decision's record when the caller asked to commit it itself.
+    record: audit.AuditRecord | None = None
 
 
 class AccessService:
@@ -66,8 +70,12 @@ class AccessService:
         directory: AgentDirectory,
         limiter: RateLimiter,
         sessionmaker: async_sessionmaker[AsyncSession],
+        writer: AuditWriter,
+        tracer: trace.Tracer,
         approval_ttl_seconds: int,
     ) -> None:
+        self.writer = writer
+        self.tracer = tracer
         self.catalogue = catalogue
         self.directory = directory
         self.limiter = limiter
@@ -104,11 +112,17 @@ class AccessService:
         *,
         preflight: bool,
         trace_id: str | None,
+        call_id: str | None = None,
+        defer_record: bool = False,
     ) -> Checked:
         """Decide one call and record the decision.
 
-        A pre-flight check spends no rate-limit budget and files no approval
-        request. Raises :class:`UnknownTool` for a name the registry has never seen.
+        With ``defer_record`` the decision's audit record is returned unwritten
+        (``Checked.record``) for the caller to commit together with what follows
+        it; a call needing human approval is always recorded at once, with its
+        approval request. A pre-flight check spends no rate-limit budget and
+        files no approval request. Raises :class:`UnknownTool` for a name the
+        registry has never seen, and ``AuditUnavailable`` if the log cannot be written.
         """
         snapshot = await self.catalogue.current()
         facts = snapshot.facts(tool_name)
@@ -118,30 +132,54 @@ class AccessService:
         caller_facts = await self.caller_facts(caller)
         # A tool that cannot be served has no trusted classification: redact fully.
         classification: audit.Classification = served.classification if served else "confidential"  # type: ignore[assignment]
-        async with session_scope(self.sessionmaker) as session:
-            decision = await self._decide(
-                session, caller, facts, caller_facts, arguments, classification, preflight, trace_id
-            )
-            await audit.record(
-                session,
-                "decision.preflight" if preflight else "decision",
-                user=caller.user,
-                agent=caller.agent,
-                tool=tool_name,
-                tool_version=facts.version,
-                decision="allow" if decision.allowed else "deny",
-                layer=decision.layer,
-                reason=decision.reason,
-                arguments=arguments if not preflight else None,
-                classification=classification,
-                trace_id=trace_id,
-                detail={"approval_request_id": decision.approval_request_id} if decision.approval_request_id else None,
-            )
-        return Checked(decision, served, facts)
+        with self.tracer.start_as_current_span("tollhouse.decision") as span:
+            span.set_attribute("tollhouse.tool", tool_name)
+            needs_session = facts.human_approval and not preflight
+            if needs_session:
+                async with session_scope(self.sessionmaker) as session:
+                    decision = await self._decide(session, caller, facts, caller_facts, arguments, classification, preflight, trace_id)
+                    await audit.append(session, [self._record(decision, caller, facts, arguments, classification, preflight, trace_id, call_id)])
+                entry = None
+            else:
+                decision = await self._decide(None, caller, facts, caller_facts, arguments, classification, preflight, trace_id)
+                entry = self._record(decision, caller, facts, arguments, classification, preflight, trace_id, call_id)
+                if not defer_record:
+                    await self.writer.append(entry)
+                    entry = None
+            span.set_attribute("tollhouse.decision", "allow" if decision.allowed else "deny")
+            span.set_attribute("tollhouse.layer", decision.layer)
+        return Checked(decision, served, facts, entry)
+
+    @staticmethod
+    def _record(
+        decision: Decision,
+        caller: Caller,
+        facts: ToolFacts,
+        arguments: Any,
+        classification: audit.Classification,
+        preflight: bool,
+        trace_id: str | None,
+        call_id: str | None,
+    ) -> audit.AuditRecord:
+        return audit.make_record(
+            "decision.preflight" if preflight else "decision",
+            user=caller.user,
+            agent=caller.agent,
+            tool=facts.name,
+            tool_version=facts.version,
+            decision="allow" if decision.allowed else "deny",
+            layer=decision.layer,
+            reason=decision.reason,
+            arguments=arguments if not preflight else None,
+            classification=classification,
+            trace_id=trace_id,
+            call_id=call_id,
+            detail={"approval_request_id": decision.approval_request_id} if decision.approval_request_id else None,
+        )
 
     async def _decide(
         self,
-        session: AsyncSession,
+        session: AsyncSession | None,
         caller: Caller,
         facts: ToolFacts,
         caller_facts: CallerFacts,
@@ -165,7 +203,7 @@ class AccessService:
         if not facts.human_approval:
             return decision
         needs_approval = decide(facts, caller_facts, approval_granted=False)
-        if preflight:
+        if preflight or session is None:
             return needs_approval
         granted, request_id = await ApprovalService(session, ttl_seconds=self.approval_ttl_seconds).consume_or_request(
             user=caller.user,

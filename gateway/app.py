@@ -11,8 +11,10 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from mcp.server.auth.settings import AuthSettings as McpAuthSettings
 from mcp.server.transport_security import TransportSecuritySettings
+from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import text
 
+from core.audit_writer import AuditWriter
 from core.auth import build_verifier
 from core.db import make_engine, make_sessionmaker
 from core.settings import Settings, get_settings
@@ -25,6 +27,7 @@ from gateway.directory import AgentDirectory
 from gateway.endpoints import router as gateway_router
 from gateway.exchange import router as exchange_router
 from gateway.invoke import Invoker
+from gateway.llm import router as llm_router
 from gateway.mcp import MCP_SCOPE, DelegatedTokenVerifier, McpGateway
 from gateway.ratelimit import make_rate_limiter
 from gateway.tokens import GatewayTokens
@@ -45,7 +48,12 @@ def _transport_security(settings: Settings) -> TransportSecuritySettings:
     return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
 
 
-def create_app(settings: Settings | None = None, *, tools: Mapping[str, ToolSpec] | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    tools: Mapping[str, ToolSpec] | None = None,
+    tracer_provider: TracerProvider | None = None,
+) -> FastAPI:
     """Build the app. Nothing touches the network or the database until it starts."""
     settings = settings or get_settings()
     engine = make_engine(settings.database_url, echo=settings.database.echo)
@@ -55,17 +63,19 @@ def create_app(settings: Settings | None = None, *, tools: Mapping[str, ToolSpec
     directory = AgentDirectory(sessionmaker, ttl_seconds=settings.gateway.agent_cache_seconds)
     catalogue = Catalogue(sessionmaker, tool_specs, ttl_seconds=settings.gateway.catalogue_ttl_seconds)
     limiter = make_rate_limiter(settings.gateway.rate_limit_redis_url or None)
+    tracer_provider = tracer_provider or make_tracer_provider(settings.telemetry)
+    tracer = tracer_provider.get_tracer("tollhouse.gateway")
+    writer = AuditWriter(sessionmaker, max_batch=settings.audit.group_commit_max, tracer=tracer)
     access = AccessService(
         catalogue=catalogue, directory=directory, limiter=limiter, sessionmaker=sessionmaker,
-        approval_ttl_seconds=settings.gateway.approval_ttl_seconds,
+        writer=writer, tracer=tracer, approval_ttl_seconds=settings.gateway.approval_ttl_seconds,
     )
-    tracer_provider = make_tracer_provider(settings.telemetry)
     gateway = McpGateway(
         access=access,
         catalogue=catalogue,
-        invoker=Invoker(tokens=tokens, tools=tool_specs, settings=settings, sessionmaker=sessionmaker),
-        tracer=tracer_provider.get_tracer("tollhouse.gateway"),
-        sessionmaker=sessionmaker,
+        invoker=Invoker(tokens=tokens, tools=tool_specs, settings=settings, sessionmaker=sessionmaker, tracer=tracer),
+        tracer=tracer,
+        writer=writer,
     )
     mcp_app = gateway.server.streamable_http_app(
         streamable_http_path="/mcp",
@@ -90,11 +100,13 @@ def create_app(settings: Settings | None = None, *, tools: Mapping[str, ToolSpec
                     settings.gateway.upstream_refresh_seconds, tokens=tokens, sessionmaker=sessionmaker
                 )
             )
+        await writer.start()
         try:
             # A mounted sub-app's lifespan does not run: the MCP session manager runs here.
             async with gateway.server.session_manager.run():
                 yield
         finally:
+            await writer.stop()
             if refresher is not None:
                 refresher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -118,10 +130,12 @@ def create_app(settings: Settings | None = None, *, tools: Mapping[str, ToolSpec
     app.state.catalogue = catalogue
     app.state.access = access
     app.state.tracer_provider = tracer_provider
+    app.state.audit_writer = writer
     install_error_handlers(app)
     app.include_router(registry_router)
     app.include_router(gateway_router)
     app.include_router(exchange_router)
+    app.include_router(llm_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

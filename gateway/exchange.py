@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 
 from core import audit
 from core.auth import InvalidToken
-from core.db import session_scope
+from core.telemetry import current_trace_id
 from gateway.directory import AgentDirectory
 from gateway.tokens import GatewayTokens
 
@@ -34,17 +34,19 @@ def _oauth_error(error: str, description: str, status: int = 400) -> JSONRespons
 
 
 async def _record(request: Request, *, user: str | None, agent: str | None, allowed: bool, layer: str, reason: str, detail: dict[str, Any] | None = None) -> None:
-    async with session_scope(request.app.state.sessionmaker) as session:
-        await audit.record(
-            session,
+    """Record the attempt; if the log cannot hold it, the exchange fails (AuditUnavailable, 503)."""
+    await request.app.state.audit_writer.append(
+        audit.make_record(
             "token_exchange",
             user=user,
             agent=agent,
             decision="allow" if allowed else "deny",
             layer=layer,
             reason=reason,
+            trace_id=current_trace_id(),
             detail=detail,
         )
+    )
 
 
 def _claimed_agent(actor_token: str) -> str | None:

@@ -40,10 +40,10 @@ async def fetch_tools(url: str, token: str) -> list[dict[str, Any]]:
         return tools
 
 
-async def call_tool(url: str, token: str, name: str, arguments: dict[str, Any], traceparent: str | None) -> mcp_types.CallToolResult:
-    headers = {"traceparent": traceparent} if traceparent else None
-    async with _client(url, token, headers) as client:
-        return await client.call_tool(name, arguments)
+async def call_tool(url: str, token: str, name: str, arguments: dict[str, Any], trace_context: dict[str, str]) -> mcp_types.CallToolResult:
+    """Call one upstream tool, carrying W3C trace context both as headers and in MCP ``_meta``."""
+    async with _client(url, token, trace_context) as client:
+        return await client.call_tool(name, arguments, meta=dict(trace_context) or None)  # type: ignore[arg-type]
 
 
 async def refresh_server(

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry import trace
 from opentelemetry.propagate import inject
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -32,7 +33,9 @@ class Invoker:
         tools: dict[str, ToolSpec],
         settings: Settings,
         sessionmaker: async_sessionmaker[AsyncSession],
+        tracer: trace.Tracer,
     ) -> None:
+        self.tracer = tracer
         self.tokens = tokens
         self.tools = tools
         self.settings = settings
@@ -62,9 +65,11 @@ class Invoker:
             return Outcome(content=result, structured=result if isinstance(result, dict) else None, is_error=False)
         url = tool.runs["url"]
         token = self.tokens.mint_downstream(user=caller.user, agent=caller.agent, audience=url, scopes=scopes, trace_id=trace_id)
-        carrier: dict[str, str] = {}
-        inject(carrier)
-        result = await federation.call_tool(url, token, tool.runs["remote_name"], arguments, carrier.get("traceparent"))
+        with self.tracer.start_as_current_span("tollhouse.upstream.call") as span:
+            span.set_attribute("tollhouse.upstream.url", url)
+            carrier: dict[str, str] = {}
+            inject(carrier)
+            result = await federation.call_tool(url, token, tool.runs["remote_name"], arguments, carrier)
         texts = [block.text for block in result.content if getattr(block, "type", "") == "text"]
         content: Any = result.structured_content if result.structured_content is not None else "\n".join(texts)
         return Outcome(content=content, structured=result.structured_content, is_error=bool(result.is_error))

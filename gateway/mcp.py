@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,8 +25,8 @@ from opentelemetry import trace
 from opentelemetry.propagate import extract
 
 from core import audit
+from core.audit_writer import AuditUnavailable, AuditWriter
 from core.auth import InvalidToken
-from core.db import session_scope
 from core.errors import TollhouseError
 from core.telemetry import current_trace_id
 from gateway.access import AccessService, Caller, UnknownTool
@@ -96,12 +97,14 @@ def _trace_context(ctx: ServerRequestContext[Any]) -> otel_context.Context:
 
 
 class McpGateway:
-    def __init__(self, *, access: AccessService, catalogue: Catalogue, invoker: Invoker, tracer: trace.Tracer, sessionmaker: Any) -> None:
+    def __init__(
+        self, *, access: AccessService, catalogue: Catalogue, invoker: Invoker, tracer: trace.Tracer, writer: AuditWriter
+    ) -> None:
         self.access = access
         self.catalogue = catalogue
         self.invoker = invoker
         self.tracer = tracer
-        self.sessionmaker = sessionmaker
+        self.writer = writer
         self.server: Server[Any] = Server(
             "tollhouse",
             version="0.1.0",
@@ -111,15 +114,21 @@ class McpGateway:
             get_tool_input_schema=catalogue.input_schema,
         )
 
+    async def _append(self, *entries: audit.AuditRecord) -> None:
+        try:
+            await self.writer.append(*entries)
+        except AuditUnavailable as exc:
+            # Fail closed: what the log cannot hold does not happen.
+            raise MCPError(code=mcp_types.INTERNAL_ERROR, message=exc.message, data={"code": exc.code}) from exc
+
     async def list_tools(
         self, ctx: ServerRequestContext[Any], params: mcp_types.PaginatedRequestParams | None
     ) -> mcp_types.ListToolsResult:
         caller = _caller()
         with self.tracer.start_as_current_span("mcp tools/list", context=_trace_context(ctx)):
             visible = await self.access.visible(caller)
-            async with session_scope(self.sessionmaker) as session:
-                await audit.record(
-                    session,
+            await self._append(
+                audit.make_record(
                     "mcp.tools_list",
                     user=caller.user,
                     agent=caller.agent,
@@ -127,6 +136,7 @@ class McpGateway:
                     trace_id=current_trace_id(),
                     detail={"tools": [f"{tool.name}@{tool.version}" for tool in visible]},
                 )
+            )
             return mcp_types.ListToolsResult(tools=[mcp_types.Tool.model_validate(tool.wire) for tool in visible])
 
     async def call_tool(
@@ -137,50 +147,63 @@ class McpGateway:
         with self.tracer.start_as_current_span("mcp tools/call", context=_trace_context(ctx)) as span:
             span.set_attribute("tollhouse.tool", params.name)
             trace_id = current_trace_id()
+            call_id = str(uuid.uuid4())
             try:
-                checked = await self.access.check(caller, params.name, arguments, preflight=False, trace_id=trace_id)
+                checked = await self.access.check(
+                    caller, params.name, arguments, preflight=False, trace_id=trace_id, call_id=call_id, defer_record=True
+                )
             except UnknownTool as exc:
                 raise MCPError(code=mcp_types.INVALID_PARAMS, message=f"Unknown tool: {params.name}") from exc
+            except AuditUnavailable as exc:
+                raise MCPError(code=mcp_types.INTERNAL_ERROR, message=exc.message, data={"code": exc.code}) from exc
+            decided = [checked.record] if checked.record is not None else []
             if not checked.decision.allowed or checked.tool is None:
-                span.set_attribute("tollhouse.decision", "deny")
+                await self._append(*decided)
                 return _denied(checked.decision.as_error())
             tool = checked.tool
-            errors = sorted(tool.validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
-            if errors:
-                first = errors[0]
-                path = ".".join(str(part) for part in first.absolute_path) or "(arguments)"
-                raise MCPError(
-                    code=mcp_types.INVALID_PARAMS,
-                    message=f"invalid arguments for {tool.name}: {path}: {first.message}",
-                    data={"path": path},
-                )
-            classification = tool.classification
-            async with session_scope(self.sessionmaker) as session:
-                # Committed before the tool runs: a call the log cannot hold does not run.
-                await audit.record(
-                    session, "tool_call.intent", user=caller.user, agent=caller.agent, tool=tool.name,
-                    tool_version=tool.version, arguments=arguments, classification=classification,  # type: ignore[arg-type]
-                    status="started", trace_id=trace_id,
-                )
+            classification: audit.Classification = tool.classification  # type: ignore[assignment]
+            invalid = _first_schema_error(tool, arguments)
+            if invalid is not None:
+                path, message = invalid
+                await self._append(*decided, audit.make_record(
+                    "tool_call.rejected", user=caller.user, agent=caller.agent, tool=tool.name, tool_version=tool.version,
+                    reason=f"{path}: {message}", status="invalid_arguments", trace_id=trace_id, call_id=call_id,
+                ))
+                raise MCPError(code=mcp_types.INVALID_PARAMS, message=f"invalid arguments for {tool.name}: {path}: {message}", data={"path": path})
+            # Durable before the tool runs: a call the log cannot hold does not run.
+            await self._append(*decided, audit.make_record(
+                "tool_call.intent", user=caller.user, agent=caller.agent, tool=tool.name, tool_version=tool.version,
+                arguments=arguments, classification=classification, status="started", trace_id=trace_id, call_id=call_id,
+            ))
             started = time.perf_counter()
-            try:
-                outcome = await self.invoker.run(tool, caller, arguments, trace_id)
-                status, result, is_error = ("error" if outcome.is_error else "ok"), outcome.content, outcome.is_error
-            except TollhouseError as exc:
-                status, result, is_error = "error", exc.to_dict(), True
-            except Exception as exc:
-                logger.exception("tool %s failed", tool.name)
-                status, result, is_error = "error", {"code": "tool_failed", "message": type(exc).__name__}, True
+            with self.tracer.start_as_current_span("tollhouse.tool.run") as run_span:
+                run_span.set_attribute("tollhouse.tool", tool.name)
+                run_span.set_attribute("tollhouse.tool.version", tool.version)
+                try:
+                    outcome = await self.invoker.run(tool, caller, arguments, trace_id)
+                    status, result, is_error = ("error" if outcome.is_error else "ok"), outcome.content, outcome.is_error
+                except TollhouseError as exc:
+                    status, result, is_error = "error", exc.to_dict(), True
+                except Exception as exc:
+                    logger.exception("tool %s failed", tool.name)
+                    status, result, is_error = "error", {"code": "tool_failed", "message": type(exc).__name__}, True
+                run_span.set_attribute("tollhouse.status", status)
             latency_ms = (time.perf_counter() - started) * 1000
-            async with session_scope(self.sessionmaker) as session:
-                await audit.record(
-                    session, "tool_call.outcome", user=caller.user, agent=caller.agent, tool=tool.name,
-                    tool_version=tool.version, result=result, classification=classification,  # type: ignore[arg-type]
-                    status=status, latency_ms=latency_ms, trace_id=trace_id,
-                )
-            structured = result if isinstance(result, dict) else None
+            await self._append(audit.make_record(
+                "tool_call.outcome", user=caller.user, agent=caller.agent, tool=tool.name, tool_version=tool.version,
+                result=result, classification=classification, status=status, latency_ms=latency_ms,
+                trace_id=trace_id, call_id=call_id,
+            ))
             return mcp_types.CallToolResult(
                 content=[mcp_types.TextContent(type="text", text=as_text(result))],
-                structured_content=structured,
+                structured_content=result if isinstance(result, dict) else None,
                 is_error=is_error,
             )
+
+
+def _first_schema_error(tool: Any, arguments: dict[str, Any]) -> tuple[str, str] | None:
+    errors = sorted(tool.validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
+    if not errors:
+        return None
+    first = errors[0]
+    return ".".join(str(part) for part in first.absolute_path) or "(arguments)", first.message

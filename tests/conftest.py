@@ -22,6 +22,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.audit import GENESIS, HEAD_ID
 from core.auth import DevIssuer
 from core.db import Base, make_engine, make_sessionmaker
 from core.settings import DatabaseSettings, Settings
@@ -98,6 +99,7 @@ def _empty_tables(url: str) -> None:
     with engine.begin() as connection:
         names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
         connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        connection.execute(text("INSERT INTO audit_head (id, seq, digest) VALUES (:id, 0, :digest)"), {"id": HEAD_ID, "digest": GENESIS})
     engine.dispose()
 
 

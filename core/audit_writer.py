@@ -1,0 +1,115 @@
+"""Group commit for the audit chain: the records of concurrent calls share one transaction.
+
+A caller awaits :meth:`AuditWriter.append`; it returns only after the
+transaction holding its records has committed (durably: SQLite in FULL
+synchronous mode, PostgreSQL's synchronous commit). While one batch commits,
+the next gathers, so under load many calls pay for one commit. If the commit
+fails, every caller in that batch gets the error: nothing is acknowledged
+that is not on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from opentelemetry import trace
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.audit import AuditRecord, append
+from core.db import session_scope
+from core.errors import TollhouseError
+
+logger = logging.getLogger(__name__)
+_tracer = trace.get_tracer("tollhouse.audit")
+
+
+class AuditUnavailable(TollhouseError):
+    code = "audit_unavailable"
+    status = 503
+
+
+@dataclass
+class _Pending:
+    entries: Sequence[AuditRecord]
+    done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class AuditWriter:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        max_batch: int = 256,
+        tracer: trace.Tracer | None = None,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._max_batch = max_batch
+        self._tracer = tracer or _tracer
+        # None is the stop sentinel.
+        self._queue: asyncio.Queue[_Pending | None] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    async def start(self) -> None:
+        self._closing = False
+        self._queue = asyncio.Queue()
+        self._task = asyncio.create_task(self._run(), name="audit-writer")
+
+    async def stop(self) -> None:
+        """Commit what is queued, then stop; later appends raise :class:`AuditUnavailable`."""
+        if self._task is None or self._queue is None:
+            return
+        self._closing = True
+        await self._queue.put(None)
+        await self._task
+        self._task = None
+
+    async def append(self, *entries: AuditRecord) -> None:
+        """Append records to the chain; returns once they are committed.
+
+        Raises :class:`AuditUnavailable` if they could not be committed.
+        """
+        if self._queue is None or self._task is None or self._task.done() or self._closing:
+            raise AuditUnavailable("the audit log is not running; nothing can be recorded")
+        pending = _Pending(entries)
+        await self._queue.put(pending)
+        await pending.done
+
+    async def _run(self) -> None:
+        assert self._queue is not None
+        stopping = False
+        while not stopping:
+            first = await self._queue.get()
+            if first is None:
+                return
+            batch, count = [first], len(first.entries)
+            while not self._queue.empty() and count < self._max_batch:
+                item = self._queue.get_nowait()
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+                count += len(item.entries)
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        entries = [entry for pending in batch for entry in pending.entries]
+        with self._tracer.start_as_current_span("tollhouse.audit.write") as span:
+            span.set_attribute("tollhouse.audit.records", len(entries))
+            span.set_attribute("tollhouse.audit.calls", len(batch))
+            try:
+                async with session_scope(self._sessionmaker) as session:
+                    await append(session, entries)
+            except Exception as exc:  # noqa: BLE001 - handed to every waiting caller, who fails closed
+                logger.error("audit commit of %d records failed: %s", len(entries), type(exc).__name__)
+                error = AuditUnavailable(f"the audit log could not record this call ({type(exc).__name__}); it was not run")
+                for pending in batch:
+                    if not pending.done.done():
+                        pending.done.set_exception(error)
+                return
+        for pending in batch:
+            if not pending.done.done():
+                pending.done.set_result(None)
