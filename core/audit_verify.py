@@ -5,16 +5,28 @@ Streams the records in chain order, so memory stays flat however long the chain.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.audit import GENESIS, AuditRecord, chain_digest, head
-from core.checkpoints import Checkpoint, signature_valid
+from core.checkpoints import (
+    Checkpoint,
+    load_or_create_key,
+    load_public_key,
+    read_checkpoints,
+    signature_valid,
+    write_checkpoint,
+)
+from core.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 MAX_PROBLEMS = 20
 
@@ -152,3 +164,26 @@ def _check_checkpoint(walk: _Walk, checkpoint: Checkpoint, last_seq: int, public
         )
     elif walk.digests_at.get(checkpoint.seq) != checkpoint.digest:
         walk.problem(checkpoint.seq, "checkpoint", f"record {checkpoint.seq} differs from checkpoint {name}: the chain was rewritten")
+
+
+async def verify_configured(session: AsyncSession, settings: Settings) -> VerifyReport:
+    """Verify against the checkpoints and key the settings name."""
+    return await verify(session, read_checkpoints(settings.checkpoint_dir), load_public_key(settings.checkpoint_key_path))
+
+
+async def checkpoint_configured(session: AsyncSession, settings: Settings) -> Checkpoint:
+    """Sign the current head into the configured checkpoint directory."""
+    seq, digest = await head(session)
+    return write_checkpoint(settings.checkpoint_dir, load_or_create_key(settings.checkpoint_key_path), seq, digest)
+
+
+async def checkpoint_forever(interval: float, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+    """Sign a checkpoint every ``interval`` seconds, for the life of the app."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            async with sessionmaker() as session:
+                await checkpoint_configured(session, settings)
+        except (OSError, ValueError):
+            # The next interval tries again; verify shows how stale the last one is.
+            logger.exception("signing an audit checkpoint failed")

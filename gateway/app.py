@@ -14,6 +14,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import text
 
+from core.audit_verify import checkpoint_forever
 from core.audit_writer import AuditWriter
 from core.auth import build_verifier
 from core.db import make_engine, make_sessionmaker
@@ -22,6 +23,7 @@ from core.telemetry import make_tracer_provider
 from core.web import install_error_handlers
 from gateway import federation
 from gateway.access import AccessService
+from gateway.audit_endpoints import router as audit_router
 from gateway.catalogue import Catalogue
 from gateway.directory import AgentDirectory
 from gateway.endpoints import router as gateway_router
@@ -93,13 +95,15 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        refresher = None
+        background = []
         if settings.gateway.upstream_refresh_seconds > 0:
-            refresher = asyncio.create_task(
-                federation.refresh_forever(
-                    settings.gateway.upstream_refresh_seconds, tokens=tokens, sessionmaker=sessionmaker
-                )
-            )
+            background.append(asyncio.create_task(
+                federation.refresh_forever(settings.gateway.upstream_refresh_seconds, tokens=tokens, sessionmaker=sessionmaker)
+            ))
+        if settings.audit.checkpoint_interval_seconds > 0:
+            background.append(asyncio.create_task(
+                checkpoint_forever(settings.audit.checkpoint_interval_seconds, sessionmaker, settings)
+            ))
         await writer.start()
         try:
             # A mounted sub-app's lifespan does not run: the MCP session manager runs here.
@@ -107,10 +111,10 @@ def create_app(
                 yield
         finally:
             await writer.stop()
-            if refresher is not None:
-                refresher.cancel()
+            for task in background:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await refresher
+                    await task
             await limiter.close()
             tracer_provider.shutdown()
             await engine.dispose()
@@ -134,6 +138,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(registry_router)
     app.include_router(gateway_router)
+    app.include_router(audit_router)
     app.include_router(exchange_router)
     app.include_router(llm_router)
 

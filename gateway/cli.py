@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import typer
 
-from core.cli_client import AS_OPTION, TOKEN_OPTION, URL_OPTION, call, resolve_token, show
+from core.cli_client import AS_OPTION, TOKEN_OPTION, URL_OPTION, call, fail, resolve_token, show
 from core.settings import Settings
 
 access_app = typer.Typer(help="Pre-flight access decisions.", no_args_is_help=True)
@@ -133,3 +137,110 @@ def refresh(name: str, url: str = URL_OPTION, token: str | None = TOKEN_OPTION, 
 
 
 
+
+
+audit_app = typer.Typer(help="The audit log: verify, checkpoint, query, export, shadow agents, usage.", no_args_is_help=True)
+
+
+def _local(action: str) -> dict[str, Any]:
+    """Run a check against the configured database and checkpoint directory (no server needed)."""
+    import asyncio
+
+    from core.audit_verify import checkpoint_configured, verify_configured
+    from core.db import make_engine, make_sessionmaker
+    from core.settings import get_settings
+
+    settings = get_settings()
+
+    async def run() -> dict[str, Any]:
+        engine = make_engine(settings.database_url)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                if action == "verify":
+                    return (await verify_configured(session, settings)).as_dict()
+                checkpoint = await checkpoint_configured(session, settings)
+                return {"seq": checkpoint.seq, "digest": checkpoint.digest, "at": checkpoint.at, "file": str(checkpoint.path)}
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check every link and every signed checkpoint; name the first bad record. Exit 1 if any."""
+    report = _local("verify")
+    if report["ok"]:
+        typer.echo(f"OK: {report['records']} records, {report['checkpoints']} checkpoints, {report['seconds']} s")
+    else:
+        first = report["first_problem"]
+        typer.echo(f"TAMPERED: first bad record {first['seq']}: {first['kind']}: {first['message']}")
+        for problem in report["problems"][1:]:
+            typer.echo(f"  also {problem['seq']}: {problem['kind']}: {problem['message']}")
+    if report["open_intents"]:
+        typer.echo(f"{len(report['open_intents'])} open intent(s): calls whose outcome was never written")
+        for intent in report["open_intents"][:20]:
+            typer.echo(f"  record {intent['seq']}: {intent['user']} via {intent['agent']} -> {intent['tool']} (call {intent['call_id']})")
+    if not report["ok"]:
+        raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign the chain head into the checkpoint directory (outside the database)."""
+    show(_local("checkpoint"))
+
+
+@audit_app.command("query")
+def audit_query(
+    user: str | None = typer.Option(None, "--user"),
+    agent: str | None = typer.Option(None, "--agent"),
+    tool: str | None = typer.Option(None, "--tool"),
+    decision: str | None = typer.Option(None, "--decision"),
+    trace_id: str | None = typer.Option(None, "--trace"),
+    since: str | None = typer.Option(None, "--since", help="ISO time"),
+    limit: int = typer.Option(100, "--limit"),
+    url: str = URL_OPTION,
+    token: str | None = TOKEN_OPTION,
+    as_user: str | None = AS_OPTION,
+) -> None:
+    """Matching records, one JSON object a line."""
+    params = {k: v for k, v in {"user": user, "agent": agent, "tool": tool, "decision": decision, "trace_id": trace_id, "since": since, "limit": limit}.items() if v is not None}
+    for entry in call("GET", url, "/api/v1/audit/records", resolve_token(token, as_user), params=params)["records"]:
+        typer.echo(json.dumps(entry, ensure_ascii=True))
+
+
+@audit_app.command("export")
+def audit_export(
+    output: Path = typer.Argument(..., help="File to write."),
+    format: str = typer.Option("jsonl", "--format", help="jsonl or csv"),
+    url: str = URL_OPTION,
+    token: str | None = TOKEN_OPTION,
+    as_user: str | None = AS_OPTION,
+) -> None:
+    """Stream every record to a file (JSONL or CSV)."""
+    import httpx
+
+    bearer = resolve_token(token, as_user)
+    with httpx.stream("GET", f"{url.rstrip('/')}/api/v1/audit/export", params={"format": format},
+                      headers={"Authorization": f"Bearer {bearer}"}, timeout=httpx.Timeout(30, read=600)) as response:
+        if response.status_code != 200:
+            response.read()
+            fail(f"export refused: HTTP {response.status_code} {response.text[:200]}")
+        with output.open("wb") as handle:
+            for chunk in response.iter_bytes():
+                handle.write(chunk)
+    typer.echo(f"wrote {output}")
+
+
+@audit_app.command("shadow")
+def audit_shadow(url: str = URL_OPTION, token: str | None = TOKEN_OPTION, as_user: str | None = AS_OPTION) -> None:
+    """Agents refused as unregistered or suspended, with first and last seen."""
+    for row in call("GET", url, "/api/v1/audit/shadow-agents", resolve_token(token, as_user)):
+        typer.echo(f"{row['agent']}  {row['why']}  attempts={row['attempts']}  users={row['users']}  first={row['first_seen']}  last={row['last_seen']}")
+
+
+@audit_app.command("usage")
+def audit_usage(url: str = URL_OPTION, token: str | None = TOKEN_OPTION, as_user: str | None = AS_OPTION) -> None:
+    """Calls per tool per day, and denials per layer per day."""
+    show(call("GET", url, "/api/v1/audit/usage", resolve_token(token, as_user)))

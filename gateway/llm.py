@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -41,73 +41,7 @@ PASSTHROUGH = frozenset({
     "logprobs", "top_logprobs", "reasoning_effort", "stream_options",
 })
 BODY_POLICY: dict[str, audit.Classification] = {"full": "internal", "redacted": "confidential"}
-
-
 USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
-
-
-def _arguments_digest(arguments: str) -> str:
-    # The digest of the parsed arguments matches the arguments_digest of the
-    # tool call the agent then makes at /mcp; unparseable ones are digested as text.
-    try:
-        return digest(json.loads(arguments))
-    except (ValueError, NotCanonicalJson):
-        return digest(arguments)
-
-
-def normalise_message(message: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The assistant message in plain OpenAI shape (no provider extras), streamed or not alike."""
-    if not isinstance(message, dict):
-        return None
-    out: dict[str, Any] = {"role": message.get("role") or "assistant", "content": message.get("content")}
-    calls = [
-        {"id": call.get("id"), "type": "function",
-         "function": {"name": (call.get("function") or {}).get("name") or "",
-                      "arguments": (call.get("function") or {}).get("arguments") or ""}}
-        for call in message.get("tool_calls") or []
-    ]
-    if calls:
-        out["tool_calls"] = calls
-    return out
-
-
-def tool_calls_summary(message: dict[str, Any] | None) -> list[dict[str, str]]:
-    """The tools the model asked for: names and argument digests."""
-    return [
-        {"name": call["function"]["name"], "arguments_digest": _arguments_digest(call["function"]["arguments"])}
-        for call in (message or {}).get("tool_calls", [])
-    ]
-
-
-class Accumulator:
-    """Re-assembles a stream's first choice and keeps its usage, as chunks pass by."""
-
-    def __init__(self) -> None:
-        self.content: list[str] = []
-        self.calls: dict[int, dict[str, Any]] = {}
-        self.usage: dict[str, Any] | None = None
-
-    def add(self, chunk: dict[str, Any]) -> None:
-        if isinstance(chunk.get("usage"), dict):
-            self.usage = {key: chunk["usage"].get(key) for key in USAGE_KEYS}
-        for choice in chunk.get("choices") or []:
-            if choice.get("index", 0) != 0:
-                continue
-            delta = choice.get("delta") or {}
-            if delta.get("content"):
-                self.content.append(delta["content"])
-            for call in delta.get("tool_calls") or []:
-                slot = self.calls.setdefault(call.get("index") or 0, {"id": None, "function": {"name": "", "arguments": ""}})
-                function = call.get("function") or {}
-                slot["id"] = slot["id"] or call.get("id")
-                slot["function"]["name"] = slot["function"]["name"] or function.get("name") or ""
-                slot["function"]["arguments"] += function.get("arguments") or ""
-
-    def message(self) -> dict[str, Any] | None:
-        return normalise_message({
-            "role": "assistant", "content": "".join(self.content) or None,
-            "tool_calls": [self.calls[index] for index in sorted(self.calls)],
-        })
 
 
 class ChatRequest(BaseModel):
@@ -122,28 +56,28 @@ class ChatRequest(BaseModel):
 
 
 class Refusal(Exception):
-    """A request the gateway answers with an OpenAI-style error instead of an inference."""
+    """A request answered with an OpenAI-style error (and a deny record) instead of an inference."""
 
-    def __init__(self, status: int, code: str, message: str, *, layer: str | None = None) -> None:
+    def __init__(self, status: int, code: str, message: str, layer: str) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.layer = status, code, message, layer
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    """An OpenAI-shaped error body."""
+def _error_body(status: int, code: str, message: str) -> dict[str, Any]:
     kind = "api_error" if status >= 500 else "invalid_request_error"
+    return {"error": {"message": message, "type": kind, "code": code, "param": None}}
+
+
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    """An OpenAI-shaped error response."""
     headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if status == 401 else None
-    return JSONResponse(
-        status_code=status,
-        content={"error": {"message": message, "type": kind, "code": code, "param": None}},
-        headers=headers,
-    )
+    return JSONResponse(status_code=status, content=_error_body(status, code, message), headers=headers)
 
 
 @functools.cache
 def litellm_module() -> Any:
-    """litellm, imported on first use: it takes seconds to import, and the env var below
-    keeps its import from fetching the model cost map over the network."""
+    """litellm, imported on first use: it takes seconds to import, and without the
+    env var below its import fetches the model cost map from GitHub."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
 
@@ -152,167 +86,215 @@ def litellm_module() -> Any:
     return litellm
 
 
-def _bearer(request: Request) -> str:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise InvalidToken("a bearer token is required")
-    return token.strip()
-
-
-def _cost(kind: str, compute: Any) -> float | None:
-    """What litellm says the call cost, or None when it has no price for the model."""
-    litellm = litellm_module()
+def _cost(model: str, compute: Callable[[], Any]) -> float | None:
+    """What litellm says a call cost, or None when it has no price for the model."""
     try:
         return float(compute())
-    except litellm.exceptions.ModelNotMappedError as exc:
-        logger.info("no %s price known: %s", kind, exc)
+    except litellm_module().exceptions.ModelNotMappedError:
+        logger.info("no price known for %s: cost_usd left empty", model)
     except Exception as exc:  # noqa: BLE001 - litellm's cost code re-raises anything; a price must never fail a call
-        logger.warning("cost of %s not computed: %s: %s", kind, type(exc).__name__, exc)
+        logger.warning("cost of a %s call not computed: %s: %s", model, type(exc).__name__, exc)
     return None
 
 
-class Inference:
-    """One request's caller, trace and audit trail."""
+def _arguments_digest(arguments: str) -> str:
+    # Parsed, it matches the arguments_digest of the tool call the agent then
+    # makes at /mcp; arguments that do not parse are digested as text.
+    try:
+        return digest(json.loads(arguments))
+    except (ValueError, NotCanonicalJson):
+        return digest(arguments)
 
-    def __init__(self, request: Request, claims: dict[str, Any], span: trace.Span, trace_id: str | None) -> None:
-        self.request = request
+
+def normalise_message(message: Any) -> dict[str, Any] | None:
+    """The assistant message in plain OpenAI shape, without provider extras."""
+    if not isinstance(message, dict):
+        return None
+    # Empty content is None either way, so a reply digests the same streamed or not.
+    out: dict[str, Any] = {"role": message.get("role") or "assistant", "content": message.get("content") or None}
+    calls = [(call.get("id"), call.get("function") or {}) for call in message.get("tool_calls") or []]
+    if calls:
+        out["tool_calls"] = [
+            {"id": id_, "type": "function", "function": {"name": fn.get("name") or "", "arguments": fn.get("arguments") or ""}}
+            for id_, fn in calls
+        ]
+    return out
+
+
+def tool_calls_summary(message: dict[str, Any] | None) -> list[dict[str, str]]:
+    """The tools the model asked for: names and argument digests."""
+    return [
+        {"name": call["function"]["name"], "arguments_digest": _arguments_digest(call["function"]["arguments"])}
+        for call in (message or {}).get("tool_calls", [])
+    ]
+
+
+class Accumulator:
+    """Re-assembles a stream's first choice and keeps its usage, as the chunks pass by."""
+
+    def __init__(self) -> None:
+        self.content: list[str] = []
+        self.calls: dict[int, dict[str, Any]] = {}
+        self.usage: dict[str, Any] | None = None
+
+    def add(self, chunk: dict[str, Any]) -> None:
+        if isinstance(chunk.get("usage"), dict):
+            self.usage = {key: chunk["usage"].get(key) for key in USAGE_KEYS}
+        for choice in chunk.get("choices") or []:
+            if choice.get("index", 0) != 0:
+                continue  # the record keeps the first choice, as the non-streamed one does
+            delta = choice.get("delta") or {}
+            self.content.append(delta.get("content") or "")
+            for call in delta.get("tool_calls") or []:
+                slot = self.calls.setdefault(call.get("index") or 0, {"id": None, "function": {"name": "", "arguments": ""}})
+                function, slot["id"] = call.get("function") or {}, slot["id"] or call.get("id")
+                slot["function"]["name"] = slot["function"]["name"] or function.get("name") or ""
+                slot["function"]["arguments"] += function.get("arguments") or ""
+
+    def message(self) -> dict[str, Any] | None:
+        return normalise_message({"content": "".join(self.content), "tool_calls": [self.calls[i] for i in sorted(self.calls)]})
+
+
+class Inference:
+    """One request: its caller and trace, then (once admitted) its body and model, and its records."""
+
+    body: ChatRequest
+    model: LlmModel
+
+    def __init__(self, request: Request, claims: dict[str, Any], span: trace.Span) -> None:
+        self.request, self.span, self.trace_id = request, span, current_trace_id()
         self.settings: LlmSettings = request.app.state.settings.llm
         self.user: str = claims["sub"]
         self.agent: str = claims["act"]["sub"]
-        self.span = span
-        self.trace_id = trace_id
+        self.started = time.perf_counter()
 
     async def record(self, *, decision: str, layer: str, **fields: Any) -> None:
         async with session_scope(self.request.app.state.sessionmaker) as session:
-            await audit.record(
-                session, "inference", user=self.user, agent=self.agent, tool=None,
-                decision=decision, layer=layer, trace_id=self.trace_id, **fields,
-            )
+            await audit.record(session, "inference", user=self.user, agent=self.agent, tool=None,
+                               decision=decision, layer=layer, trace_id=self.trace_id, **fields)
 
-    async def admit(self) -> tuple[ChatRequest, str, LlmModel]:
-        """The validated request and its model. Raises :class:`Refusal` (recorded)."""
+    async def admit(self) -> None:
+        """Check the agent, the body and the model. Raises :class:`Refusal`."""
         facts = await self.request.app.state.directory.get(self.agent)
         if facts is None or facts.status != "active":
-            state = "not registered" if facts is None else facts.status
-            raise Refusal(403, "agent_not_active", f"agent {self.agent!r} is {state}",
-                          layer="agent_unregistered" if facts is None else "agent_not_active")
+            state, layer = ("not registered", "agent_unregistered") if facts is None else (facts.status, "agent_not_active")
+            raise Refusal(403, "agent_not_active", f"agent {self.agent!r} is {state}", layer)
         try:
             body = ChatRequest.model_validate(await self.request.json())
             digest(body.messages)
-        except (ValueError, ValidationError, NotCanonicalJson) as exc:
-            # json.JSONDecodeError is a ValueError; pydantic's errors name the field.
-            message = str(exc).splitlines()[0] if not isinstance(exc, ValidationError) else _first_problem(exc)
-            raise Refusal(400, "invalid_request", message, layer="invalid_request") from exc
-        unsupported = sorted(set(body.model_extra or {}) - PASSTHROUGH)
-        if not isinstance((body.model_extra or {}).get("stream_options", {}), dict):
-            unsupported.append("stream_options (not an object)")
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error.get("loc", ())) or "(body)"
+            raise Refusal(400, "invalid_request", f"{where}: {error.get('msg')}", "invalid_request") from exc
+        except (ValueError, NotCanonicalJson) as exc:  # json.JSONDecodeError is a ValueError
+            raise Refusal(400, "invalid_request", f"the body is not valid JSON: {exc}", "invalid_request") from exc
+        extra = body.model_extra or {}
+        unsupported = sorted(set(extra) - PASSTHROUGH) + ([] if isinstance(extra.get("stream_options", {}), dict) else ["stream_options (not an object)"])
         if unsupported:
-            raise Refusal(400, "invalid_request", f"unsupported parameter(s): {', '.join(unsupported)}",
-                          layer="invalid_request")
-        model = self.settings.models.get(body.model)
-        if model is None:
-            raise Refusal(404, "model_not_found", f"model {body.model!r} does not exist", layer="model_not_found")
+            raise Refusal(400, "invalid_request", f"unsupported parameter(s): {', '.join(unsupported)}", "invalid_request")
+        if body.model not in self.settings.models:
+            raise Refusal(404, "model_not_found", f"model {body.model!r} does not exist", "model_not_found")
         allowed = self.settings.agent_models.get(self.agent, [])
         if "*" not in allowed and body.model not in allowed:
-            raise Refusal(403, "model_not_allowed", f"agent {self.agent!r} may not use model {body.model!r}",
-                          layer="model_not_allowed")
-        return body, body.model, model
+            raise Refusal(403, "model_not_allowed", f"agent {self.agent!r} may not use model {body.model!r}", "model_not_allowed")
+        self.body, self.model = body, self.settings.models[body.model]
+        self.span.set_attribute("gen_ai.request.model", body.model)
 
-    def _bodies(self) -> tuple[bool, audit.Classification]:
-        policy = self.settings.record_bodies
-        return policy != "none", BODY_POLICY.get(policy, "confidential")
+    def api_key(self) -> str:
+        # Some providers insist on a key even where none is needed (local servers).
+        return (os.environ.get(self.model.api_key_env) if self.model.api_key_env else None) or "unused"
 
-    async def finish(self, body: ChatRequest, name: str, model: LlmModel, *, status: str, started: float,
-                     message: dict[str, Any] | None, usage: dict[str, Any] | None, cost: float | None,
-                     reason: str | None = None) -> None:
+    def scrub(self, exc: BaseException) -> str:
+        """An exception for the log: type and message, the provider key masked, bounded."""
+        text, key = f"{type(exc).__name__}: {exc}", self.api_key()
+        return (text.replace(key, "***") if key != "unused" else text)[:500]
+
+    async def call(self) -> Any:
+        """Ask the provider through litellm; its exceptions propagate."""
+        litellm = await anyio.to_thread.run_sync(litellm_module)  # the first import takes seconds: not on the loop
+        extra = {key: value for key, value in (self.body.model_extra or {}).items() if key != "stream_options"}
+        extra.update({key: getattr(self.body, key) for key in ("tools", "tool_choice") if getattr(self.body, key) is not None})
+        if self.body.stream:
+            extra["stream_options"] = {"include_usage": True}
+        self.started = time.perf_counter()
+        return await litellm.acompletion(
+            model=self.model.litellm_model, api_base=self.model.api_base or None, api_key=self.api_key(),
+            messages=self.body.messages, timeout=self.settings.timeout_seconds, stream=self.body.stream, **extra,
+        )
+
+    async def finish(self, *, status: str, message: dict[str, Any] | None = None, usage: dict[str, Any] | None = None,
+                     cost: float | None = None, reason: str | None = None) -> None:
         """Write the one record of an inference, and the span's usage attributes."""
         usage = usage or {}
-        keep, classification = self._bodies()
         for attribute, key in (("gen_ai.usage.input_tokens", "prompt_tokens"), ("gen_ai.usage.output_tokens", "completion_tokens")):
             if isinstance(usage.get(key), int):
                 self.span.set_attribute(attribute, usage[key])
+        keep = self.settings.record_bodies != "none"
         await self.record(
             decision="allow", layer="llm", status=status, reason=reason,
-            latency_ms=(time.perf_counter() - started) * 1000,
-            arguments=body.messages if keep else None,
-            result=message if keep else None, classification=classification,
+            latency_ms=(time.perf_counter() - self.started) * 1000,
+            # audit.record redacts by classification after taking the digests of the real values.
+            arguments=self.body.messages if keep else None, result=message if keep else None,
+            classification=BODY_POLICY.get(self.settings.record_bodies, "confidential"),
             detail={
-                "model": name, "provider_model": model.litellm_model,
-                "prompt_tokens": usage.get("prompt_tokens"), "completion_tokens": usage.get("completion_tokens"),
-                "total_tokens": usage.get("total_tokens"), "cost_usd": cost,
-                "prompt_digest": digest(body.messages),
+                "model": self.body.model, "provider_model": self.model.litellm_model,
+                **{key: usage.get(key) for key in USAGE_KEYS}, "cost_usd": cost,
+                "prompt_digest": digest(self.body.messages),
                 "response_digest": digest(message) if message is not None else None,
-                "tool_calls": tool_calls_summary(message), "stream": body.stream,
+                "tool_calls": tool_calls_summary(message), "stream": self.body.stream,
             },
         )
 
-    async def call(self, body: ChatRequest, model: LlmModel) -> Any:
-        """Ask the provider; litellm's own exceptions propagate."""
-        litellm = litellm_module()
-        extra = {key: value for key, value in (body.model_extra or {}).items() if key != "stream_options"}
-        for key in ("tools", "tool_choice"):
-            if getattr(body, key) is not None:
-                extra[key] = getattr(body, key)
-        if body.stream:
-            extra["stream_options"] = {"include_usage": True}
-        return await litellm.acompletion(
-            model=model.litellm_model, api_base=model.api_base or None,
-            # Some providers insist on a key even when none is needed (local servers).
-            api_key=(os.environ.get(model.api_key_env) if model.api_key_env else None) or "unused",
-            messages=body.messages, timeout=self.settings.timeout_seconds, stream=body.stream, **extra,
-        )
+    async def stream(self, wrapper: Any) -> AsyncIterator[str]:
+        """SSE to the caller as chunks arrive. The record is committed before ``[DONE]``
+        (or the error event), and written even when the caller hangs up."""
+        wants_usage = bool(((self.body.model_extra or {}).get("stream_options") or {}).get("include_usage"))
+        accumulated, status, reason, recorded = Accumulator(), "cancelled", None, False
 
-    async def stream(self, body: ChatRequest, name: str, model: LlmModel, wrapper: Any, started: float) -> AsyncIterator[str]:
-        """SSE to the caller as chunks arrive; the record is written when the stream ends, however it ends."""
-        wants_usage = bool(((body.model_extra or {}).get("stream_options") or {}).get("include_usage"))
-        accumulated, status, reason = Accumulator(), "cancelled", None
+        async def close() -> None:
+            nonlocal recorded
+            recorded = True
+            await wrapper.aclose()
+            usage, model = accumulated.usage, self.model.litellm_model
+            cost = _cost(model, lambda: sum(litellm_module().cost_per_token(
+                model=model, prompt_tokens=usage["prompt_tokens"], completion_tokens=usage["completion_tokens"]))) if usage else None
+            try:
+                await self.finish(status=status, message=accumulated.message(), usage=usage, cost=cost, reason=reason)
+            finally:
+                self.span.end()
+
         try:
             try:
                 async for chunk in wrapper:
                     data = chunk.model_dump()
                     accumulated.add(data)
-                    data["model"] = name
+                    data["model"] = self.body.model
                     if not wants_usage:
                         data.pop("usage", None)
                     yield f"data: {json.dumps(data)}\n\n"
+                status, tail = "ok", "[DONE]"
             except Exception as exc:  # noqa: BLE001 - the 200 is sent: the caller gets an error event, the log the reason
-                status, reason = "error", f"{type(exc).__name__}"
-                logger.warning("stream from model %s failed: %s", name, type(exc).__name__)
-                yield f"data: {json.dumps(_stream_error(name))}\n\n"
-                return
-            status = "ok"
-            yield "data: [DONE]\n\n"
+                status, reason = "error", f"provider error mid-stream: {type(exc).__name__}"
+                logger.warning("stream from model %s failed: %s", self.body.model, self.scrub(exc))
+                self.span.set_status(trace.StatusCode.ERROR, type(exc).__name__)
+                tail = json.dumps(_error_body(502, "provider_error", f"the provider of model {self.body.model!r} failed mid-stream"))
+            await close()
+            yield f"data: {tail}\n\n"
         finally:
-            # Shielded: a caller who hangs up mid-stream still leaves a record.
-            with anyio.CancelScope(shield=True):
-                await wrapper.aclose()
-                usage = accumulated.usage
-                cost = _cost(model.litellm_model, lambda: sum(litellm_module().cost_per_token(
-                    model=model.litellm_model, prompt_tokens=usage["prompt_tokens"],
-                    completion_tokens=usage["completion_tokens"]))) if usage else None
-                try:
-                    await self.finish(body, name, model, status=status, started=started,
-                                      message=accumulated.message(), usage=usage, cost=cost, reason=reason)
-                finally:
-                    self.span.end()
-
-
-def _first_problem(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    path = ".".join(str(part) for part in error.get("loc", ())) or "(body)"
-    return f"{path}: {error.get('msg', 'invalid')}"
-
-
-def _stream_error(name: str) -> dict[str, Any]:
-    return {"error": {"message": f"the provider of model {name!r} failed mid-stream", "type": "api_error",
-                      "code": "provider_error", "param": None}}
+            if not recorded:
+                # Shielded: a caller who hangs up mid-stream still leaves a record.
+                with anyio.CancelScope(shield=True):
+                    await close()
 
 
 @router.post("/v1/chat/completions", tags=["llm"])
 async def chat_completions(request: Request) -> Response:
     """OpenAI-compatible chat completions for an agent acting for a user."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
     try:
-        claims = request.app.state.tokens.verify_delegated(_bearer(request))
+        if scheme.lower() != "bearer" or not token.strip():
+            raise InvalidToken("a bearer token is required")
+        claims = request.app.state.tokens.verify_delegated(token.strip())
     except InvalidToken as exc:
         # The reason, never the token.
         logger.info("refused token at /v1/chat/completions: %s", exc.message)
@@ -323,43 +305,35 @@ async def chat_completions(request: Request) -> Response:
     streaming = False
     try:
         with trace.use_span(span, end_on_exit=False):
-            inference = Inference(request, claims, span, current_trace_id())
-            response = await _answer(inference)
+            response = await _answer(Inference(request, claims, span))
             streaming = isinstance(response, StreamingResponse)
             return response
     finally:
-        # A stream's span ends with the stream.
-        if not streaming:
+        if not streaming:  # a stream's span ends with the stream
             span.end()
 
 
 async def _answer(inference: Inference) -> Response:
     try:
-        body, name, model = await inference.admit()
+        await inference.admit()
     except Refusal as refusal:
         inference.span.set_attribute("tollhouse.decision", "deny")
-        await inference.record(decision="deny", layer=refusal.layer or refusal.code, reason=refusal.message,
-                               status="denied")
+        await inference.record(decision="deny", layer=refusal.layer, reason=refusal.message, status="denied")
         return error_response(refusal.status, refusal.code, refusal.message)
-    inference.span.set_attribute("gen_ai.request.model", name)
-    started = time.perf_counter()
+    name = inference.body.model
     try:
-        response = await inference.call(body, model)
-    except Exception as exc:  # noqa: BLE001 - litellm maps provider failures to many types; each is a 502, logged
-        logger.warning("provider call for model %s failed: %s", name, type(exc).__name__)
+        response = await inference.call()
+    except Exception as exc:  # noqa: BLE001 - litellm maps provider failures to many types; each is a logged 502
+        logger.warning("provider call for model %s failed: %s", name, inference.scrub(exc))
         inference.span.set_status(trace.StatusCode.ERROR, type(exc).__name__)
-        await inference.finish(body, name, model, status="error", started=started, message=None, usage=None,
-                               cost=None, reason=f"provider error: {type(exc).__name__}")
+        await inference.finish(status="error", reason=f"provider error: {type(exc).__name__}")
         return error_response(502, "provider_error", f"the provider of model {name!r} failed ({type(exc).__name__})")
-    if body.stream:
-        return StreamingResponse(
-            inference.stream(body, name, model, response, started), media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+    if inference.body.stream:
+        return StreamingResponse(inference.stream(response), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     payload = response.model_dump()
     message = normalise_message((payload.get("choices") or [{}])[0].get("message"))
-    cost = _cost(model.litellm_model, lambda: litellm_module().completion_cost(completion_response=response))
-    await inference.finish(body, name, model, status="ok", started=started, message=message,
-                           usage=payload.get("usage"), cost=cost)
+    cost = _cost(inference.model.litellm_model, lambda: litellm_module().completion_cost(completion_response=response))
+    await inference.finish(status="ok", message=message, usage=payload.get("usage"), cost=cost)
     payload["model"] = name
     return JSONResponse(payload)

@@ -11,7 +11,7 @@ from agents.cli import connect, token
 from core.auth import DEV_USERS, DevIssuer
 from core.cli_client import fail
 from core.settings import get_settings
-from gateway.cli import access_app, approvals_app, run_server, servers_app
+from gateway.cli import access_app, approvals_app, audit_app, run_server, servers_app
 from registry.cli import agents_app, tools_app
 
 app = typer.Typer(help="Tollhouse: governed MCP tools, agents and audit.", no_args_is_help=True)
@@ -24,6 +24,7 @@ app.add_typer(dev_app, name="dev")
 app.add_typer(access_app, name="access")
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(servers_app, name="servers")
+app.add_typer(audit_app, name="audit")
 app.command("token")(token)
 app.command("connect")(connect)
 

@@ -1,0 +1,1 @@
+"""Local stand-ins for outside services, served on loopback in tests."""
