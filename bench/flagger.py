@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from registry.checks import flag_injection  # noqa: E402
+from registry.checks import flag_injection
 
 CORPUS = ROOT / "tests" / "registry" / "corpus" / "tool_descriptions.jsonl"
 RESULT = ROOT / "bench" / "results" / "flagger.md"
@@ -30,7 +30,7 @@ def git_commit() -> str:
     if git is None:
         return "uncommitted"
     try:
-        done = subprocess.run(  # noqa: S603 - fixed argv, no shell
+        done = subprocess.run(
             [git, "rev-parse", "--short", "HEAD"],
             cwd=ROOT, capture_output=True, text=True, timeout=10, check=True,
         )

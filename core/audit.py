@@ -95,14 +95,14 @@ def canonical_time(moment: dt.datetime) -> str:
     return aware.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def content_of(entry: AuditRecord) -> dict[str, Any]:
+def content_of(entry: Any) -> dict[str, Any]:
     """What a record's digest covers: every field but its position and digests."""
     content = {name: getattr(entry, name) for name in CHAINED_FIELDS}
     content["at"] = canonical_time(entry.at)
     return content
 
 
-def chain_digest(prev_digest: str, entry: AuditRecord) -> str:
+def chain_digest(prev_digest: str, entry: Any) -> str:
     return digest({"prev": prev_digest, "record": content_of(entry)})
 
 

@@ -51,7 +51,7 @@ class AuditFilter:
         return statement.where(and_(*conditions)) if conditions else statement
 
 
-def as_dict(entry: AuditRecord) -> dict[str, Any]:
+def as_dict(entry: Any) -> dict[str, Any]:
     """A record as plain JSON-ready data."""
     row = {name: getattr(entry, name) for name in EXPORT_FIELDS}
     row["at"] = canonical_time(entry.at)
@@ -64,14 +64,16 @@ async def query(session: AsyncSession, where: AuditFilter, *, after_seq: int = 0
     return (await session.scalars(statement)).all()
 
 
-async def stream(session: AsyncSession, where: AuditFilter, *, batch: int = 1000) -> AsyncIterator[AuditRecord]:
-    """Every matching record in chain order, fetched ``batch`` at a time (flat memory)."""
-    statement = where.apply(select(AuditRecord)).order_by(AuditRecord.seq).execution_options(yield_per=batch)
-    result = await session.stream_scalars(statement)
-    async for entry in result:
-        yield entry
-        # Each record is handed on once; do not keep it in the identity map.
-        session.expunge(entry)
+RECORD_COLUMNS = tuple(getattr(AuditRecord, name) for name in EXPORT_FIELDS)
+
+
+async def stream(session: AsyncSession, where: AuditFilter, *, batch: int = 1000) -> AsyncIterator[list[Any]]:
+    """Every matching record in chain order, as rows (attribute access by field name),
+    ``batch`` at a time: plain rows, no ORM objects, so memory stays flat."""
+    statement = where.apply(select(*RECORD_COLUMNS)).order_by(AuditRecord.seq).execution_options(yield_per=batch)
+    result = await session.stream(statement)
+    async for rows in result.partitions(batch):
+        yield list(rows)
 
 
 SHADOW_LAYERS = ("agent_unregistered", "agent_not_active")

@@ -15,6 +15,7 @@ import pytest
 import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from opentelemetry.sdk.trace import TracerProvider
 
 from agents.identity import exchange_async, load_agent_key
 from core.auth import DevIssuer
@@ -75,12 +76,14 @@ async def seed(settings: Settings, specs: Mapping[str, ToolSpec] | None = None, 
 
 
 @asynccontextmanager
-async def serve(settings: Settings, tools: Mapping[str, ToolSpec] | None = None) -> AsyncIterator[LiveGateway]:
+async def serve(
+    settings: Settings, tools: Mapping[str, ToolSpec] | None = None, tracer_provider: TracerProvider | None = None
+) -> AsyncIterator[LiveGateway]:
     """Serve the app on a free loopback port until the block ends."""
     port = free_port()
     settings.server.port = port
     settings.gateway.public_url = f"http://127.0.0.1:{port}"
-    app = create_app(settings, tools=tools)
+    app = create_app(settings, tools=tools, tracer_provider=tracer_provider)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
     for _ in range(500):
@@ -115,3 +118,15 @@ async def live(gateway_settings: Settings) -> AsyncIterator[LiveGateway]:
 def structured(result: Any) -> dict[str, Any]:
     assert result.structured_content is not None, result
     return dict(result.structured_content)
+
+
+async def audit_records(settings: Settings, kind_prefix: str = "") -> list[Any]:
+    """Every audit record (oldest first), read through a fresh engine."""
+    from core.audit import recent
+
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            return list(reversed(await recent(session, kind_prefix=kind_prefix, limit=100_000)))
+    finally:
+        await engine.dispose()

@@ -25,8 +25,9 @@ from tests.gateway.conftest import LiveGateway, free_port, seed, serve
 
 pytestmark = pytest.mark.db
 TEXT = "The answer, as far as the fake knows, is forty two."
-MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is the secret answer?"}]
-TOOL = {"type": "function", "function": {"name": "demo.add", "parameters": {"type": "object"}}}
+# Typed loosely: the openai client wants its own TypedDicts.
+MESSAGES: list[Any] = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is the secret answer?"}]
+TOOL: Any = {"type": "function", "function": {"name": "demo.add", "parameters": {"type": "object"}}}
 
 
 @dataclass
@@ -76,7 +77,8 @@ def traceparent() -> tuple[str, str]:
 async def test_a_completion_is_answered_and_recorded_on_the_callers_trace(world: World) -> None:
     token = await world.live.delegated("alice", "ide-assistant")
     trace_id, parent = traceparent()
-    reply = await world.client(token, traceparent=parent).chat.completions.create(model="fake-model", messages=MESSAGES)  # type: ignore[arg-type]
+    async with world.client(token, traceparent=parent) as client:
+        reply = await client.chat.completions.create(model="fake-model", messages=MESSAGES)
     assert reply.choices[0].message.content == TEXT
     assert reply.model == "fake-model"
     expected = world.fake.usage(MESSAGES, Reply(text=TEXT))
@@ -99,7 +101,7 @@ async def test_a_completion_is_answered_and_recorded_on_the_callers_trace(world:
 
     # The same traceparent at /mcp: one trace id on both records.
     http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}", "traceparent": parent})
-    async with Client(streamable_http_client(world.live.mcp_url, http_client=http), cache=None) as mcp:  # type: ignore[arg-type]
+    async with Client(streamable_http_client(world.live.mcp_url, http_client=http), cache=None) as mcp:
         await mcp.call_tool("demo.add", {"a": 1, "b": 2})
     engine = make_engine(world.settings.database_url)
     async with make_sessionmaker(engine)() as session:
@@ -136,8 +138,9 @@ async def test_a_stream_arrives_in_order_and_is_recorded_once_with_its_usage(wor
 
 async def test_the_openai_client_reassembles_a_stream(world: World) -> None:
     token = await world.live.delegated("alice", "ide-assistant")
-    stream = await world.client(token).chat.completions.create(model="fake-model", messages=MESSAGES, stream=True)  # type: ignore[arg-type]
-    text = "".join([chunk.choices[0].delta.content or "" async for chunk in stream if chunk.choices])
+    async with world.client(token) as client:
+        stream = await client.chat.completions.create(model="fake-model", messages=MESSAGES, stream=True)
+        text = "".join([chunk.choices[0].delta.content or "" async for chunk in stream if chunk.choices])
     assert text == TEXT
 
 
@@ -145,13 +148,14 @@ async def test_the_openai_client_reassembles_a_stream(world: World) -> None:
 async def test_a_tool_call_the_model_asks_for_is_recorded(world: World, stream: bool) -> None:
     world.fake.script(Reply(tool="demo.add", arguments={"a": 1, "b": 2}))
     token = await world.live.delegated("alice", "ide-assistant")
-    client = world.client(token)
-    if stream:
-        chunks = await client.chat.completions.create(model="fake-model", messages=MESSAGES, tools=[TOOL], stream=True)  # type: ignore[arg-type,list-item]
-        names = [call.function.name async for chunk in chunks if chunk.choices for call in chunk.choices[0].delta.tool_calls or [] if call.function and call.function.name]
-    else:
-        reply = await client.chat.completions.create(model="fake-model", messages=MESSAGES, tools=[TOOL])  # type: ignore[arg-type,list-item]
-        names = [call.function.name for call in reply.choices[0].message.tool_calls or []]  # type: ignore[union-attr]
+    async with world.client(token) as client:
+        if stream:
+            chunks = await client.chat.completions.create(model="fake-model", messages=MESSAGES, tools=[TOOL], stream=True)
+            names = [call.function.name async for chunk in chunks if chunk.choices
+                     for call in chunk.choices[0].delta.tool_calls or [] if call.function and call.function.name]
+        else:
+            reply = await client.chat.completions.create(model="fake-model", messages=MESSAGES, tools=[TOOL])
+            names = [call.function.name for call in reply.choices[0].message.tool_calls or []]  # type: ignore[union-attr]
     assert names == ["demo.add"]
     assert world.fake.requests[-1].body["tools"] == [TOOL]
     [record] = await inference_records(world.settings)
@@ -264,7 +268,8 @@ async def test_an_unreachable_provider_is_a_502_and_recorded(world: World, strea
 
 async def test_the_provider_gets_the_messages_and_never_the_delegated_token(world: World) -> None:
     token = await world.live.delegated("alice", "ide-assistant")
-    await world.client(token).chat.completions.create(model="fake-model", messages=MESSAGES, temperature=0.2)  # type: ignore[arg-type]
+    async with world.client(token) as client:
+        await client.chat.completions.create(model="fake-model", messages=MESSAGES, temperature=0.2)
     [received] = world.fake.requests
     assert received.body["messages"] == MESSAGES
     assert received.body["temperature"] == 0.2
