@@ -32,6 +32,8 @@ TOOL: Any = {"type": "function", "function": {"name": "demo.add", "parameters": 
 
 @dataclass
 class World:
+    """A live gateway with the fake provider behind it."""
+
     live: LiveGateway
     fake: FakeOpenAI
     settings: Settings
@@ -61,6 +63,7 @@ async def world(gateway_settings: Settings) -> AsyncIterator[World]:
 
 
 async def inference_records(settings: Settings) -> list[audit.AuditRecord]:
+    """The inference records, newest first, read through an engine of our own."""
     engine = make_engine(settings.database_url)
     try:
         async with make_sessionmaker(engine)() as session:
@@ -70,6 +73,7 @@ async def inference_records(settings: Settings) -> list[audit.AuditRecord]:
 
 
 def traceparent() -> tuple[str, str]:
+    """A fresh W3C trace id and a traceparent header carrying it."""
     trace_id = secrets.token_hex(16)
     return trace_id, f"00-{trace_id}-{secrets.token_hex(8)}-01"
 
@@ -192,6 +196,7 @@ async def test_the_body_policy_decides_what_is_kept(gateway_settings: Settings, 
 
 
 def error_code(response: Any) -> str:
+    """The code of an OpenAI-shaped error body (which must have a message)."""
     body = response.json()
     assert set(body) == {"error"} and body["error"]["message"], body
     return str(body["error"]["code"])
