@@ -13,7 +13,7 @@ import json
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,8 +71,11 @@ def prompt_tokens(messages: list[dict[str, Any]]) -> int:
 class FakeOpenAI:
     """The scripted provider. ``replies`` are used in order; the last one repeats."""
 
-    def __init__(self, replies: list[Reply] | None = None) -> None:
+    def __init__(self, replies: list[Reply] | None = None, responder: Callable[[dict[str, Any]], Reply] | None = None) -> None:
         self.replies: list[Reply] = list(replies or [Reply(text="Hello from the fake.")])
+        # A responder decides each reply from the request (a scripted "model" that reads the
+        # conversation); without one the canned replies are used in order.
+        self.responder = responder
         self.requests: list[Received] = []
         self.app = FastAPI()
         self.app.post("/v1/chat/completions")(self._chat)
@@ -100,7 +103,7 @@ class FakeOpenAI:
     async def _chat(self, request: Request) -> Any:
         body = await request.json()
         self.requests.append(Received(headers=dict(request.headers), body=body))
-        reply = self._next()
+        reply = self.responder(body) if self.responder is not None else self._next()
         base = {"id": f"chatcmpl-{uuid.uuid4().hex[:12]}", "created": int(time.time()), "model": body.get("model", "")}
         usage = self.usage(body.get("messages", []), reply)
         if body.get("stream"):
@@ -165,9 +168,11 @@ def _free_port() -> int:
 
 
 @asynccontextmanager
-async def serve_fake(replies: list[Reply] | None = None) -> AsyncIterator[tuple[FakeOpenAI, str]]:
+async def serve_fake(
+    replies: list[Reply] | None = None, responder: Callable[[dict[str, Any]], Reply] | None = None
+) -> AsyncIterator[tuple[FakeOpenAI, str]]:
     """Serve a :class:`FakeOpenAI` on a free loopback port in this event loop; yields (fake, base URL ending in /v1)."""
-    fake = FakeOpenAI(replies)
+    fake = FakeOpenAI(replies, responder)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(fake.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     task = asyncio.create_task(server.serve())
