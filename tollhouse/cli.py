@@ -11,6 +11,7 @@ from agents.cli import connect, token
 from core.auth import DEV_USERS, DevIssuer
 from core.cli_client import fail
 from core.settings import get_settings
+from evals.cli import build_eval_app
 from gateway.cli import access_app, approvals_app, audit_app, run_server, servers_app
 from registry.cli import agents_app, tools_app
 
@@ -26,6 +27,15 @@ app.add_typer(approvals_app, name="approvals")
 app.add_typer(servers_app, name="servers")
 app.add_typer(audit_app, name="audit")
 app.command("token")(token)
+
+
+def _migrate(url: str) -> None:
+    from migrations import upgrade
+
+    upgrade(url)
+
+
+app.add_typer(build_eval_app(_migrate), name="eval")
 app.command("connect")(connect)
 
 
@@ -62,7 +72,7 @@ def dev_token(user: str = typer.Option(..., "--user", help=f"One of: {', '.join(
 
 async def _seed() -> None:
     from core.db import make_engine, make_sessionmaker
-    from tollhouse.seed import seed_demo
+    from gateway.seed import seed_demo
 
     settings = get_settings()
     engine = make_engine(settings.database_url)

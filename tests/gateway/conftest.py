@@ -23,7 +23,7 @@ from core.db import make_engine, make_sessionmaker, session_scope
 from core.settings import Settings
 from gateway.app import create_app
 from registry.schemas import AccessPolicy
-from tollhouse.seed import agent_key_path, seed_demo, seed_tools
+from gateway.seed import agent_key_path, seed_demo, seed_tools
 from tools.spec import ToolSpec
 
 

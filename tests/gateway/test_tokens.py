@@ -19,7 +19,7 @@ from core import keys
 from core.audit import recent
 from core.db import make_engine, make_sessionmaker
 from tests.gateway.conftest import LiveGateway
-from tollhouse.seed import agent_key_path
+from gateway.seed import agent_key_path
 
 pytestmark = pytest.mark.db
 

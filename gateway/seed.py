@@ -68,7 +68,7 @@ async def seed_tools(
     session: AsyncSession,
     settings: Settings,
     specs: Mapping[str, ToolSpec],
-    policies: Mapping[str, AccessPolicy] | None = None,
+    policies: Mapping[str, AccessPolicy | Mapping[str, object]] | None = None,
 ) -> None:
     """Submit each spec as bob and give it every sign-off it needs from the demo reviewers."""
     service = ToolService(session, extra_signoff_kinds=settings.registry.extra_signoff_kinds)
@@ -76,7 +76,7 @@ async def seed_tools(
         tool = await service.tools.by_name(name)
         if tool is not None and any(v.manifest == spec.manifest() for v in tool.versions):
             continue
-        policy = (policies or {}).get(name, AccessPolicy())
+        policy = AccessPolicy.model_validate((policies or {}).get(name, AccessPolicy()))
         version = await service.submit(dev_principal("bob"), spec.manifest(), policy=policy)
         for kind in version.required_signoffs:
             reviewer = dev_principal(REVIEWERS.get(kind, "admin"))
@@ -88,8 +88,12 @@ async def seed_tools(
             )
 
 
-async def seed_demo(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
-    """Register the demo agents and approve the shipped tools, once."""
+async def seed_demo(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    policies: Mapping[str, AccessPolicy | Mapping[str, object]] | None = None,
+) -> None:
+    """Register the demo agents and approve the shipped tools (with these review policies), once."""
     async with session_scope(sessionmaker) as session:
         await _seed_agents(session, settings.home)
-        await seed_tools(session, settings, in_process_tools())
+        await seed_tools(session, settings, in_process_tools(), policies)
