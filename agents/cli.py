@@ -118,3 +118,46 @@ def connect(
     typer.echo(json.dumps(config, indent=2))
     if os.environ.get("TOLLHOUSE_URL") is None and url.startswith("http://127.0.0.1"):
         typer.echo("# the gateway must be running (make run) for the IDE to reach it", err=True)
+
+
+def chat(
+    user: str = USER,
+    agent: str = AGENT,
+    model: str = typer.Option(..., "--model", help="A model the gateway offers at /v1/chat/completions."),
+    url: str = URL_OPTION,
+    agent_key: Path | None = AGENT_KEY,
+    user_token: str | None = USER_TOKEN,
+) -> None:
+    """Talk to the LLM agent in the terminal; it uses the approved tools on your behalf."""
+    import asyncio
+
+    asyncio.run(_chat(url, user, agent, model, agent_key, user_token))
+
+
+async def _chat(url: str, user: str, agent: str, model: str, agent_key: Path | None, user_token: str | None) -> None:
+    from agents.client import open_session
+    from agents.llm_agent import LlmAgent
+
+    settings = get_settings()
+    if user_token is None:
+        if not settings.auth.dev_mode or user not in DEV_USERS:
+            fail("outside dev mode (or for a user not in the demo), pass --user-token")
+        user_token = DevIssuer(settings.home, settings.auth).issue_for(user)
+    key = load_agent_key(agent_key or settings.home / "agents" / f"{agent}.pem")
+    llm = LlmAgent(model)
+    history: list[dict[str, Any]] = []
+    async with open_session(url, user_token=user_token, agent_id=agent, agent_key=key) as session:
+        typer.echo(f"chatting as {user} through {agent} (model {model}); an empty line or Ctrl-D ends")
+        while True:
+            try:
+                line = input("you> ").strip()
+            except EOFError:
+                break
+            if not line:
+                break
+            run = await llm.run(session, line, history)
+            for call in run.calls:
+                typer.echo(f"  [tool] {call['tool']}({json.dumps(call['arguments'])[:120]})")
+            for denial in run.denials:
+                typer.echo(f"  [denied] {denial['tool']}: {denial.get('layer')}: {denial.get('reason')}")
+            typer.echo(f"agent> {run.answer}")

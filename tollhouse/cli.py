@@ -7,7 +7,7 @@ import logging
 
 import typer
 
-from agents.cli import connect, token
+from agents.cli import chat, connect, token
 from core.auth import DEV_USERS, DevIssuer
 from core.cli_client import fail
 from core.settings import get_settings
@@ -37,6 +37,7 @@ def _migrate(url: str) -> None:
 
 app.add_typer(build_eval_app(_migrate), name="eval")
 app.command("connect")(connect)
+app.command("chat")(chat)
 
 
 @db_app.command("upgrade")
