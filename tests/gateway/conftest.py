@@ -22,8 +22,8 @@ from core.auth import DevIssuer
 from core.db import make_engine, make_sessionmaker, session_scope
 from core.settings import Settings
 from gateway.app import create_app
-from registry.schemas import AccessPolicy
 from gateway.seed import agent_key_path, seed_demo, seed_tools
+from registry.schemas import AccessPolicy
 from tools.spec import ToolSpec
 
 

@@ -18,8 +18,8 @@ from agents.identity import exchange_form, load_agent_key, make_assertion
 from core import keys
 from core.audit import recent
 from core.db import make_engine, make_sessionmaker
-from tests.gateway.conftest import LiveGateway
 from gateway.seed import agent_key_path
+from tests.gateway.conftest import LiveGateway
 
 pytestmark = pytest.mark.db
 
