@@ -62,3 +62,18 @@ class NotFound(TollhouseError):
 class Conflict(TollhouseError):
     code = "conflict"
     status = 409
+
+
+class PolicyDenied(TollhouseError):
+    """A refusal by policy inside a tool (for example, another user's job), with the layer that refused."""
+
+    code = "POLICY_DENIED"
+    status = 403
+
+    def __init__(self, message: str, *, layer: str) -> None:
+        super().__init__(message, detail={"layer": layer})
+        self.layer = layer
+
+    def to_dict(self) -> dict[str, Any]:
+        # The same shape as the gateway's own denials.
+        return {"code": self.code, "layer": self.layer, "reason": self.message}

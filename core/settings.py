@@ -105,6 +105,28 @@ class AuditSettings(BaseModel):
     group_commit_max: int = Field(default=256, ge=1)
 
 
+class JobSettings(BaseModel):
+    # Empty: the embedded default, Celery's SQLAlchemy transport on a SQLite file under home.
+    broker_url: str = ""
+    result_backend: str = ""
+    # Start a worker (with the schedule) beside the gateway in `tollhouse serve`.
+    embedded_worker: bool = True
+    worker_concurrency: int = Field(default=2, ge=1)
+    # Redis/SQS: how long an unacknowledged message waits before it is delivered again.
+    visibility_timeout_seconds: int = Field(default=3600, ge=1)
+    # Redis: how often a worker sweeps for messages whose visibility timeout has passed.
+    restore_interval_seconds: int = Field(default=10, ge=1)
+    heartbeat_seconds: float = Field(default=5.0, gt=0)
+    # A running job whose worker has been silent this long is re-enqueued.
+    stale_after_seconds: float = Field(default=60.0, gt=0)
+    reap_interval_seconds: float = Field(default=30.0, ge=0)
+    max_retries: int = Field(default=3, ge=0)
+    retry_backoff_seconds: float = Field(default=2.0, gt=0)
+    # The schedule (0 switches an entry off).
+    recsys_rebuild_seconds: float = Field(default=86400.0, ge=0)
+    checkpoint_seconds: float = Field(default=3600.0, ge=0)
+
+
 class TelemetrySettings(BaseModel):
     service_name: str = "tollhouse"
     # "none" keeps spans in-process only; "console" prints them; "otlp" needs an endpoint.
@@ -121,6 +143,8 @@ class Settings(BaseSettings):
     # Real data for the analytic tools; empty means ../shared/data when it exists.
     data_dir: str = ""
     seed_demo: bool = True
+    # More in-process tools, as "module:ATTRIBUTE" naming a sequence of ToolSpecs.
+    extra_tool_modules: list[str] = Field(default_factory=list)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
@@ -128,6 +152,7 @@ class Settings(BaseSettings):
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
 
     @model_validator(mode="after")
@@ -158,6 +183,14 @@ class Settings(BaseSettings):
     @property
     def checkpoint_key_path(self) -> Path:
         return Path(self.audit.checkpoint_key_path) if self.audit.checkpoint_key_path else self.home / "audit" / "checkpoint-key.pem"
+
+    @property
+    def broker_url(self) -> str:
+        return self.jobs.broker_url or f"sqla+sqlite:///{(self.home / 'broker.db').resolve()}"
+
+    @property
+    def result_backend(self) -> str:
+        return self.jobs.result_backend or f"db+sqlite:///{(self.home / 'job-results.db').resolve()}"
 
     @property
     def data_path(self) -> Path | None:

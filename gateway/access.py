@@ -41,6 +41,7 @@ class Caller:
     user_groups: frozenset[str]
     # user ∩ agent (∩ requested) at the time of the exchange.
     token_scopes: frozenset[str]
+    roles: frozenset[str] = frozenset()
 
     @classmethod
     def from_claims(cls, claims: dict[str, Any]) -> Caller:
@@ -50,6 +51,7 @@ class Caller:
             user_scopes=frozenset(str(claims.get("user_scope", "")).split()),
             user_groups=frozenset(claims.get("groups") or ()),
             token_scopes=frozenset(str(claims.get("scope", "")).split()),
+            roles=frozenset(claims.get("roles") or ()),
         )
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -18,10 +19,11 @@ from core.audit_verify import checkpoint_forever
 from core.audit_writer import AuditWriter
 from core.auth import build_verifier
 from core.db import make_engine, make_sessionmaker
+from core.jobs import make_celery
 from core.settings import Settings, get_settings
 from core.telemetry import make_tracer_provider
 from core.web import install_error_handlers
-from gateway import federation
+from gateway import federation, jobs
 from gateway.access import AccessService
 from gateway.audit_endpoints import router as audit_router
 from gateway.catalogue import Catalogue
@@ -60,7 +62,7 @@ def create_app(
     settings = settings or get_settings()
     engine = make_engine(settings.database_url, echo=settings.database.echo)
     sessionmaker = make_sessionmaker(engine)
-    tool_specs = dict(tools if tools is not None else in_process_tools())
+    tool_specs = dict(tools if tools is not None else in_process_tools(settings.extra_tool_modules))
     tokens = GatewayTokens(settings)
     directory = AgentDirectory(sessionmaker, ttl_seconds=settings.gateway.agent_cache_seconds)
     catalogue = Catalogue(sessionmaker, tool_specs, ttl_seconds=settings.gateway.catalogue_ttl_seconds)
@@ -72,7 +74,13 @@ def create_app(
         catalogue=catalogue, directory=directory, limiter=limiter, sessionmaker=sessionmaker,
         writer=writer, tracer=tracer, approval_ttl_seconds=settings.gateway.approval_ttl_seconds,
     )
+    celery = make_celery(settings)
+
+    async def enqueue(**job: Any) -> dict[str, Any]:
+        return await jobs.enqueue(sessionmaker, celery, **job)
+
     gateway = McpGateway(
+        enqueue=enqueue,
         access=access,
         catalogue=catalogue,
         invoker=Invoker(tokens=tokens, tools=tool_specs, settings=settings, sessionmaker=sessionmaker, tracer=tracer),
@@ -99,6 +107,10 @@ def create_app(
         if settings.gateway.upstream_refresh_seconds > 0:
             background.append(asyncio.create_task(
                 federation.refresh_forever(settings.gateway.upstream_refresh_seconds, tokens=tokens, sessionmaker=sessionmaker)
+            ))
+        if settings.jobs.reap_interval_seconds > 0:
+            background.append(asyncio.create_task(
+                jobs.reap_forever(settings.jobs.reap_interval_seconds, sessionmaker, celery, settings.jobs.stale_after_seconds)
             ))
         if settings.audit.checkpoint_interval_seconds > 0:
             background.append(asyncio.create_task(
@@ -135,6 +147,7 @@ def create_app(
     app.state.access = access
     app.state.tracer_provider = tracer_provider
     app.state.audit_writer = writer
+    app.state.celery = celery
     install_error_handlers(app)
     app.include_router(registry_router)
     app.include_router(gateway_router)

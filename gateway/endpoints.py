@@ -92,7 +92,7 @@ async def _caller_for_check(request: Request, body: AccessCheckIn) -> Caller:
         raise InvalidRequest("with a user token, name the agent to check through", code="agent_required")
     agent = await request.app.state.directory.get(body.agent)
     grants = agent.grants if agent is not None else frozenset()
-    return Caller(user.subject, body.agent, user.scopes, user.groups, user.scopes & grants)
+    return Caller(user.subject, body.agent, user.scopes, user.groups, user.scopes & grants, user.roles)
 
 
 @router.post("/api/v1/access/check", response_model=AccessCheckOut, tags=["access"])

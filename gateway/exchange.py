@@ -107,6 +107,7 @@ async def token_exchange(
         user_claims=user.claims,
         user_scopes=user.scopes,
         user_groups=user.groups,
+        user_roles=user.roles,
         agent=agent.client_id,
         agent_grants=agent.grants,
         requested=requested,

@@ -46,20 +46,9 @@ class Invoker:
         # Least privilege: the downstream token carries the scopes this tool needs, no more.
         scopes = tool.facts.required_scopes
         if tool.runs["kind"] == "in_process":
-            audience = tool_audience(tool.name)
-            token = self.tokens.mint_downstream(
-                user=caller.user, agent=caller.agent, audience=audience, scopes=scopes, trace_id=trace_id
-            )
-            context = ToolContext(
-                user=caller.user,
-                agent=caller.agent,
-                scopes=scopes,
-                token=token,
-                claims=self.tokens.verify_downstream(token, audience),
-                trace_id=trace_id,
-                settings=self.settings,
-                sessionmaker=self.sessionmaker,
-                data_dir=self.settings.data_path,
+            context = in_process_context(
+                self.tokens, self.settings, self.sessionmaker, tool.name,
+                user=caller.user, agent=caller.agent, scopes=scopes, roles=caller.roles, trace_id=trace_id,
             )
             result = await self.tools[tool.name].handler(arguments, context)
             return Outcome(content=result, structured=result if isinstance(result, dict) else None, is_error=False)
@@ -73,6 +62,37 @@ class Invoker:
         texts = [block.text for block in result.content if getattr(block, "type", "") == "text"]
         content: Any = result.structured_content if result.structured_content is not None else "\n".join(texts)
         return Outcome(content=content, structured=result.structured_content, is_error=bool(result.is_error))
+
+
+def in_process_context(
+    tokens: GatewayTokens,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    tool: str,
+    *,
+    user: str,
+    agent: str,
+    scopes: frozenset[str],
+    roles: frozenset[str],
+    trace_id: str | None,
+    job_id: str | None = None,
+) -> ToolContext:
+    """What an in-process tool gets for one call: a token minted for it alone, never the inbound one."""
+    audience = tool_audience(tool)
+    token = tokens.mint_downstream(user=user, agent=agent, audience=audience, scopes=scopes, trace_id=trace_id, roles=roles)
+    return ToolContext(
+        user=user,
+        agent=agent,
+        scopes=scopes,
+        token=token,
+        claims=tokens.verify_downstream(token, audience),
+        trace_id=trace_id,
+        settings=settings,
+        sessionmaker=sessionmaker,
+        data_dir=settings.data_path,
+        job_id=job_id,
+        roles=roles,
+    )
 
 
 def as_text(value: Any) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import mcp_types
@@ -98,8 +98,16 @@ def _trace_context(ctx: ServerRequestContext[Any]) -> otel_context.Context:
 
 class McpGateway:
     def __init__(
-        self, *, access: AccessService, catalogue: Catalogue, invoker: Invoker, tracer: trace.Tracer, writer: AuditWriter
+        self,
+        *,
+        access: AccessService,
+        catalogue: Catalogue,
+        invoker: Invoker,
+        tracer: trace.Tracer,
+        writer: AuditWriter,
+        enqueue: Callable[..., Awaitable[dict[str, Any]]],
     ) -> None:
+        self.enqueue = enqueue
         self.access = access
         self.catalogue = catalogue
         self.invoker = invoker
@@ -175,6 +183,8 @@ class McpGateway:
                 "tool_call.intent", user=caller.user, agent=caller.agent, tool=tool.name, tool_version=tool.version,
                 arguments=arguments, classification=classification, status="started", trace_id=trace_id, call_id=call_id,
             ))
+            if tool.long_running and tool.runs["kind"] == "in_process":
+                return await self._as_job(tool, caller, arguments, trace_id, call_id, classification)
             started = time.perf_counter()
             with self.tracer.start_as_current_span("tollhouse.tool.run") as run_span:
                 run_span.set_attribute("tollhouse.tool", tool.name)
@@ -199,6 +209,24 @@ class McpGateway:
                 structured_content=result if isinstance(result, dict) else None,
                 is_error=is_error,
             )
+
+
+    async def _as_job(
+        self, tool: Any, caller: Caller, arguments: dict[str, Any], trace_id: str | None, call_id: str, classification: audit.Classification
+    ) -> mcp_types.CallToolResult:
+        """Enqueue a long-running call under the caller's identity and answer at once with the job reference."""
+        with self.tracer.start_as_current_span("tollhouse.job.enqueue"):
+            reference = await self.enqueue(
+                tool=tool.name, tool_version=tool.version, user=caller.user, agent=caller.agent, arguments=arguments,
+                scopes=tool.facts.required_scopes, roles=caller.roles, trace_id=trace_id, call_id=call_id,
+            )
+        await self._append(audit.make_record(
+            "tool_call.outcome", user=caller.user, agent=caller.agent, tool=tool.name, tool_version=tool.version,
+            result=reference, classification=classification, status="queued", trace_id=trace_id, call_id=call_id,
+        ))
+        return mcp_types.CallToolResult(
+            content=[mcp_types.TextContent(type="text", text=as_text(reference))], structured_content=reference, is_error=False
+        )
 
 
 def _first_schema_error(tool: Any, arguments: dict[str, Any]) -> tuple[str, str] | None:

@@ -96,4 +96,4 @@ async def seed_demo(
     """Register the demo agents and approve the shipped tools (with these review policies), once."""
     async with session_scope(sessionmaker) as session:
         await _seed_agents(session, settings.home)
-        await seed_tools(session, settings, in_process_tools(), policies)
+        await seed_tools(session, settings, in_process_tools(settings.extra_tool_modules), policies)

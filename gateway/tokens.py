@@ -85,6 +85,7 @@ class GatewayTokens:
         user_scopes: frozenset[str],
         user_groups: frozenset[str],
         agent: str,
+        user_roles: frozenset[str] = frozenset(),
         agent_grants: frozenset[str],
         requested: frozenset[str] | None = None,
     ) -> tuple[str, int, frozenset[str]]:
@@ -107,6 +108,7 @@ class GatewayTokens:
             "scope": " ".join(sorted(effective)),
             "user_scope": " ".join(sorted(user_scopes)),
             "groups": sorted(user_groups),
+            "roles": sorted(user_roles),
             "user_iss": user_claims.get("iss"),
         }
         return self._sign(claims), max(exp - now, 0), effective
@@ -119,7 +121,10 @@ class GatewayTokens:
             raise InvalidToken("not a delegated token: no actor")
         return claims
 
-    def mint_downstream(self, *, user: str, agent: str, audience: str, scopes: frozenset[str], trace_id: str | None) -> str:
+    def mint_downstream(
+        self, *, user: str, agent: str, audience: str, scopes: frozenset[str], trace_id: str | None,
+        roles: frozenset[str] = frozenset(),
+    ) -> str:
         """A token for one tool call: its own audience, about a minute of life, a fresh jti."""
         now = _now()
         claims: dict[str, Any] = {
@@ -133,6 +138,8 @@ class GatewayTokens:
             "jti": uuid.uuid4().hex,
             "scope": " ".join(sorted(scopes)),
         }
+        if roles:
+            claims["roles"] = sorted(roles)
         if trace_id:
             claims["trace_id"] = trace_id
         return self._sign(claims)

@@ -43,7 +43,7 @@ def _in_thread(function: object, *args: object) -> None:
         raise errors[0]
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
     """Migrate the database at ``url`` up to ``revision``."""
     _in_thread(command.upgrade, alembic_config(url), revision)
 

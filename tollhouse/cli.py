@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import subprocess
+import sys
 
 import typer
 
@@ -83,11 +86,38 @@ async def _seed() -> None:
         await engine.dispose()
 
 
+TASK_MODULES = ("gateway.tasks",)
+
+
+@app.command("worker")
+def worker(
+    beat: bool = typer.Option(False, "--beat", help="Also run the schedule (checkpoints, index rebuilds, reaping)."),
+    concurrency: int | None = typer.Option(None, "--concurrency"),
+) -> None:
+    """Run a Celery worker for long-running tool jobs."""
+    from core.jobs import make_celery
+
+    settings = get_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    celery = make_celery(settings, include=TASK_MODULES)
+    argv = ["worker", "--loglevel=INFO", f"--concurrency={concurrency or settings.jobs.worker_concurrency}",
+            f"--hostname=tollhouse-{os.getpid()}@%h"]
+    if beat:
+        argv += ["--beat", f"--schedule={settings.home / 'celerybeat-schedule'}"]
+    celery.worker_main(argv)
+
+
+def _start_embedded_worker() -> subprocess.Popen[bytes]:
+    # A child process beside the gateway: the embedded default needs no other command.
+    return subprocess.Popen([sys.executable, "-m", "tollhouse", "worker", "--beat"], env=os.environ.copy())
+
+
 @app.command("serve")
 def serve(
     host: str | None = typer.Option(None, "--host"),
     port: int | None = typer.Option(None, "--port"),
     migrate: bool = typer.Option(True, help="Migrate the database to head first."),
+    worker_too: bool = typer.Option(True, "--worker/--no-worker", help="Start the embedded job worker (when configured)."),
 ) -> None:
     """Migrate, seed the demo world (dev mode), and serve the gateway."""
     from migrations import upgrade
@@ -99,7 +129,16 @@ def serve(
     if settings.auth.dev_mode and settings.seed_demo:
         asyncio.run(_seed())
         typer.echo("DEV MODE: built-in issuer; demo users and agents seeded (`tollhouse dev token --user alice`)")
-    run_server(settings, host=host, port=port)
+    embedded = _start_embedded_worker() if settings.jobs.embedded_worker and worker_too else None
+    try:
+        run_server(settings, host=host, port=port)
+    finally:
+        if embedded is not None:
+            embedded.terminate()
+            try:
+                embedded.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                embedded.kill()
 
 
 def main() -> None:

@@ -35,6 +35,10 @@ class ToolContext:
     settings: Settings
     sessionmaker: async_sessionmaker[AsyncSession] | None = None
     data_dir: Path | None = None
+    # Set when the call runs as a job: a key for making side effects happen once.
+    job_id: str | None = None
+    # The user's roles (e.g. "auditor"), from the delegated token.
+    roles: frozenset[str] = frozenset()
 
 
 Handler = Callable[[dict[str, Any], ToolContext], Awaitable[Any]]

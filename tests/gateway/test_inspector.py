@@ -41,7 +41,7 @@ async def test_the_inspector_lists_and_calls_through_the_gateway(live: LiveGatew
     token = await live.delegated("alice", "ide-assistant")
     code, out, err = await _inspect(live, token, "--method", "tools/list", era=era)
     assert code == 0, err
-    assert [tool["name"] for tool in json.loads(out)["result"]["tools"]] == ["demo.add"]
+    assert "demo.add" in [tool["name"] for tool in json.loads(out)["result"]["tools"]]
     code, out, err = await _inspect(
         live, token, "--method", "tools/call", "--tool-name", "demo.add", "--tool-arg", "a=2", "--tool-arg", "b=40", era=era
     )
@@ -52,7 +52,7 @@ async def test_the_inspector_lists_and_calls_through_the_gateway(live: LiveGatew
 async def test_the_inspector_sees_denials_and_bad_tokens(live: LiveGateway) -> None:
     token = await live.delegated("alice", "chat-bot")
     code, out, err = await _inspect(live, token, "--method", "tools/list")
-    assert code == 0 and json.loads(out)["result"]["tools"] == []
+    assert code == 0 and "demo.add" not in [tool["name"] for tool in json.loads(out)["result"]["tools"]]
     # The Inspector checks the list before calling: a tool this caller may not use is not offered.
     code, _, err = await _inspect(live, token, "--method", "tools/call", "--tool-name", "demo.add", "--tool-arg", "a=1", "--tool-arg", "b=1")
     assert code == 5
