@@ -4,6 +4,6 @@ from __future__ import annotations
 
 
 def load_models() -> None:
-    import core.audit  # noqa: F401
+    import core.audit
     import core.jobs  # noqa: F401
     import registry.models  # noqa: F401
