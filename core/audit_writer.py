@@ -31,6 +31,11 @@ class AuditUnavailable(TollhouseError):
     status = 503
 
 
+def _log_failure(done: asyncio.Future[None]) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        logger.error("an audit record queued without waiting could not be committed: %s", done.exception())
+
+
 @dataclass
 class _Pending:
     entries: Sequence[AuditRecord]
@@ -77,6 +82,16 @@ class AuditWriter:
         pending = _Pending(entries)
         await self._queue.put(pending)
         await pending.done
+
+    def submit(self, *entries: AuditRecord) -> None:
+        """Queue records without waiting for their commit: for what no caller is acknowledged on
+        (an outcome after the call already ran, a listing, a denial). A failed commit is logged;
+        a crash before it shows as an open intent in ``verify``, never as silence about a call."""
+        if self._queue is None or self._task is None or self._task.done() or self._closing:
+            raise AuditUnavailable("the audit log is not running; nothing can be recorded")
+        pending = _Pending(entries)
+        pending.done.add_done_callback(_log_failure)
+        self._queue.put_nowait(pending)
 
     async def _run(self) -> None:
         assert self._queue is not None

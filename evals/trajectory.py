@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import Any
 
@@ -39,8 +40,23 @@ def calls_from_records(records: Iterable[dict[str, Any]]) -> list[ActualCall]:
     return sorted(calls, key=lambda c: c.seq)
 
 
-async def fetch_records(gateway_url: str, auditor_token: str, trace_id: str) -> list[dict[str, Any]]:
-    """Every audit record of one trace, through the auditor's API."""
+async def fetch_records(gateway_url: str, auditor_token: str, trace_id: str, *, settle_seconds: float = 5.0) -> list[dict[str, Any]]:
+    """Every audit record of one trace, through the auditor's API.
+
+    A call's outcome is committed just after its answer is sent, so this reads
+    again (briefly) until every intent has its outcome.
+    """
+    deadline = asyncio.get_running_loop().time() + settle_seconds
+    while True:
+        records = await _fetch_once(gateway_url, auditor_token, trace_id)
+        intents = {r["call_id"] for r in records if r["kind"] == "tool_call.intent"}
+        outcomes = {r["call_id"] for r in records if r["kind"] == "tool_call.outcome"}
+        if intents <= outcomes or asyncio.get_running_loop().time() > deadline:
+            return records
+        await asyncio.sleep(0.05)
+
+
+async def _fetch_once(gateway_url: str, auditor_token: str, trace_id: str) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
     after = 0
     async with httpx.AsyncClient(base_url=gateway_url, timeout=30, headers={"Authorization": f"Bearer {auditor_token}"}) as http:

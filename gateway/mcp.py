@@ -39,14 +39,32 @@ MCP_SCOPE = "mcp:use"
 
 
 class DelegatedTokenVerifier:
-    """The SDK's TokenVerifier seam: only delegated tokens issued here, for /mcp, pass."""
+    """The SDK's TokenVerifier seam: only delegated tokens issued here, for /mcp, pass.
+
+    A token that verified is remembered until it expires (bounded), so a session
+    pays for the signature check once; expiry is still checked on every use,
+    and the agent's status and grants are read live by the decision anyway.
+    """
+
+    MAX_CACHED = 10_000
 
     def __init__(self, tokens: GatewayTokens) -> None:
         self.tokens = tokens
+        self._verified: dict[str, dict[str, Any]] = {}
+
+    def _claims(self, token: str) -> dict[str, Any]:
+        claims = self._verified.get(token)
+        if claims is not None and claims["exp"] > time.time():
+            return claims
+        claims = self.tokens.verify_delegated(token)
+        if len(self._verified) >= self.MAX_CACHED:
+            self._verified.clear()
+        self._verified[token] = claims
+        return claims
 
     async def verify_token(self, token: str) -> AccessToken | None:
         try:
-            claims = self.tokens.verify_delegated(token)
+            claims = self._claims(token)
         except InvalidToken as exc:
             # The reason, never the token.
             logger.info("refused token at /mcp: %s", exc.message)
@@ -129,13 +147,19 @@ class McpGateway:
             # Fail closed: what the log cannot hold does not happen.
             raise MCPError(code=mcp_types.INTERNAL_ERROR, message=exc.message, data={"code": exc.code}) from exc
 
+    def _submit(self, *entries: audit.AuditRecord) -> None:
+        try:
+            self.writer.submit(*entries)
+        except AuditUnavailable as exc:
+            raise MCPError(code=mcp_types.INTERNAL_ERROR, message=exc.message, data={"code": exc.code}) from exc
+
     async def list_tools(
         self, ctx: ServerRequestContext[Any], params: mcp_types.PaginatedRequestParams | None
     ) -> mcp_types.ListToolsResult:
         caller = _caller()
         with self.tracer.start_as_current_span("mcp tools/list", context=_trace_context(ctx)):
             visible = await self.access.visible(caller)
-            await self._append(
+            self._submit(
                 audit.make_record(
                     "mcp.tools_list",
                     user=caller.user,
@@ -166,7 +190,8 @@ class McpGateway:
                 raise MCPError(code=mcp_types.INTERNAL_ERROR, message=exc.message, data={"code": exc.code}) from exc
             decided = [checked.record] if checked.record is not None else []
             if not checked.decision.allowed or checked.tool is None:
-                await self._append(*decided)
+                # Nothing runs on a denial: its record need not hold up the answer.
+                self._submit(*decided)
                 return _denied(checked.decision.as_error())
             tool = checked.tool
             classification: audit.Classification = tool.classification  # type: ignore[assignment]
@@ -199,7 +224,9 @@ class McpGateway:
                     status, result, is_error = "error", {"code": "tool_failed", "message": type(exc).__name__}, True
                 run_span.set_attribute("tollhouse.status", status)
             latency_ms = (time.perf_counter() - started) * 1000
-            await self._append(audit.make_record(
+            # The intent is already durable; the outcome is committed in the next group
+            # without holding up the answer (a crash before it leaves an open intent).
+            self._submit(audit.make_record(
                 "tool_call.outcome", user=caller.user, agent=caller.agent, tool=tool.name, tool_version=tool.version,
                 result=result, classification=classification, status=status, latency_ms=latency_ms,
                 trace_id=trace_id, call_id=call_id,

@@ -120,13 +120,24 @@ def structured(result: Any) -> dict[str, Any]:
     return dict(result.structured_content)
 
 
-async def audit_records(settings: Settings, kind_prefix: str = "") -> list[Any]:
-    """Every audit record (oldest first), read through a fresh engine."""
+async def audit_records(settings: Settings, kind_prefix: str = "", *, settle_seconds: float = 5.0) -> list[Any]:
+    """Every audit record (oldest first), read through a fresh engine.
+
+    Outcomes are committed just after the answer goes out, so this waits (briefly)
+    until every finished call's intent has its outcome.
+    """
     from core.audit import recent
 
     engine = make_engine(settings.database_url)
     try:
-        async with make_sessionmaker(engine)() as session:
-            return list(reversed(await recent(session, kind_prefix=kind_prefix, limit=100_000)))
+        deadline = asyncio.get_running_loop().time() + settle_seconds
+        while True:
+            async with make_sessionmaker(engine)() as session:
+                records = list(reversed(await recent(session, limit=100_000)))
+            intents = {r.call_id for r in records if r.kind == "tool_call.intent"}
+            outcomes = {r.call_id for r in records if r.kind == "tool_call.outcome"}
+            if intents <= outcomes or asyncio.get_running_loop().time() > deadline:
+                return [r for r in records if r.kind.startswith(kind_prefix)]
+            await asyncio.sleep(0.05)
     finally:
         await engine.dispose()

@@ -21,7 +21,7 @@ from core.canonical import digest
 from core.db import make_engine, make_sessionmaker
 from core.settings import LlmModel, Settings
 from tests.fakes.openai_server import FakeOpenAI, Reply, serve_fake, text_pieces
-from tests.gateway.conftest import LiveGateway, free_port, seed, serve
+from tests.gateway.conftest import LiveGateway, audit_records, free_port, seed, serve
 
 pytestmark = pytest.mark.db
 TEXT = "The answer, as far as the fake knows, is forty two."
@@ -107,10 +107,7 @@ async def test_a_completion_is_answered_and_recorded_on_the_callers_trace(world:
     http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}", "traceparent": parent})
     async with Client(streamable_http_client(world.live.mcp_url, http_client=http), cache=None) as mcp:
         await mcp.call_tool("demo.add", {"a": 1, "b": 2})
-    engine = make_engine(world.settings.database_url)
-    async with make_sessionmaker(engine)() as session:
-        outcome = (await audit.recent(session, kind_prefix="tool_call.outcome"))[0]
-    await engine.dispose()
+    outcome = (await audit_records(world.settings, "tool_call.outcome"))[-1]
     assert outcome.trace_id == trace_id
 
 
