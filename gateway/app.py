@@ -25,6 +25,7 @@ from core.telemetry import make_tracer_provider
 from core.web import install_error_handlers
 from gateway import federation, jobs
 from gateway.access import AccessService
+from gateway.admin import router as admin_router
 from gateway.audit_endpoints import router as audit_router
 from gateway.catalogue import Catalogue
 from gateway.directory import AgentDirectory
@@ -154,6 +155,7 @@ def create_app(
     app.include_router(audit_router)
     app.include_router(exchange_router)
     app.include_router(llm_router)
+    app.include_router(admin_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -6,7 +6,10 @@ import importlib
 from collections.abc import Sequence
 
 from tools.demo.specs import SPECS as DEMO_SPECS
+from tools.forecasting.specs import SPECS as FORECASTING_SPECS
 from tools.jobs.specs import SPECS as JOB_SPECS
+from tools.metrics.specs import SPECS as METRICS_SPECS
+from tools.pricing.specs import SPECS as PRICING_SPECS
 from tools.spec import ToolSpec
 
 
@@ -15,7 +18,7 @@ def in_process_tools(extra_modules: Sequence[str] = ()) -> dict[str, ToolSpec]:
 
     Raises ``ValueError`` for an entry that does not name a sequence of ToolSpecs.
     """
-    specs = [*DEMO_SPECS, *JOB_SPECS]
+    specs = [*DEMO_SPECS, *JOB_SPECS, *FORECASTING_SPECS, *PRICING_SPECS, *METRICS_SPECS]
     for entry in extra_modules:
         module_name, _, attribute = entry.partition(":")
         found = getattr(importlib.import_module(module_name), attribute or "SPECS", None)

@@ -148,6 +148,11 @@ def _since(days: int) -> dt.datetime:
     return today - dt.timedelta(days=days - 1)
 
 
+def _period(days: int) -> list[str]:
+    first = _since(days).date()
+    return [(first + dt.timedelta(days=offset)).isoformat() for offset in range(days)]
+
+
 @router.get("/usage")
 async def usage_page(request: Request, _: AuditorPage, session: DbSession, days: Days = 30) -> Response:
     found = await usage(session, since=_since(days))
@@ -162,10 +167,14 @@ def _png(content: bytes) -> Response:
 async def calls_chart(_: AuditorPage, session: DbSession, days: Days = 30) -> Response:
     rows = (await usage(session, since=_since(days)))["calls"]
     # Drawing is CPU work: off the event loop.
-    return _png(await asyncio.to_thread(charts.stacked_bars, rows, series="tool", value="calls", title="Calls per tool per day"))
+    return _png(await asyncio.to_thread(
+        charts.stacked_bars, rows, period=_period(days), series="tool", value="calls", title="Calls per tool per day"
+    ))
 
 
 @router.get("/usage/denials.png")
 async def denials_chart(_: AuditorPage, session: DbSession, days: Days = 30) -> Response:
     rows = (await usage(session, since=_since(days)))["denials"]
-    return _png(await asyncio.to_thread(charts.stacked_bars, rows, series="layer", value="denials", title="Denials by layer per day"))
+    return _png(await asyncio.to_thread(
+        charts.stacked_bars, rows, period=_period(days), series="layer", value="denials", title="Denials by layer per day"
+    ))

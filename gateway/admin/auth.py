@@ -51,6 +51,7 @@ def start_session(request: Request, response: Response, token: str, claims: dict
 
 
 def end_session(request: Request, response: Response) -> None:
+    """Make the browser forget the session cookie."""
     response.delete_cookie(
         SESSION_COOKIE, path=COOKIE_PATH, httponly=True, samesite="strict", secure=secure_cookies(request)
     )

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Form, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import keys
+from core.auth import Principal
 from core.web import DbSession
 from gateway.admin.auth import (
     AUDITOR,
@@ -46,7 +48,7 @@ async def agents_page(request: Request, principal: AdminOrAuditorPage, session: 
     return render(request, "agents.html", {"rows": rows, "can_change": may(principal, PLATFORM_ADMIN)})
 
 
-async def _set_agent_status(principal: PlatformAdminPage, session: DbSession, client_id: str, status: str, reason: str) -> None:
+async def _set_agent_status(principal: Principal, session: AsyncSession, client_id: str, status: str, reason: str) -> None:
     await AgentService(session).set_status(principal, client_id, status, reason.strip())
 
 
@@ -91,7 +93,7 @@ async def approvals_page(
     )
 
 
-async def _decide(request: Request, session: DbSession, principal: PagePrincipal, request_id: str, *, grant: bool, reason: str) -> Response:
+async def _decide(request: Request, session: AsyncSession, principal: Principal, request_id: str, *, grant: bool, reason: str) -> Response:
     # The approval service checks the role (platform-admin) and four eyes, as for the API.
     await _approvals(request, session).decide(principal, request_id, grant=grant, reason=reason.strip() or None)
     return redirect("/admin/approvals", "granted" if grant else "refused")

@@ -9,12 +9,12 @@ from fastapi import Form, Request, Response
 from pydantic import ValidationError
 
 from core.auth import Principal
-from core.errors import InvalidRequest
+from core.errors import InvalidRequest, NotFound
 from core.web import DbSession
 from gateway.admin.auth import PagePrincipal
 from gateway.admin.web import admin_router, redirect, render, split_names
 from registry.diff import diff_manifests
-from registry.models import ToolVersion
+from registry.models import Tool, ToolVersion
 from registry.schemas import AccessPolicy
 from registry.service import ToolService, missing_signoffs
 from registry.workflow import Verdict, role_for_signoff
@@ -27,6 +27,7 @@ def _tools(request: Request, session: DbSession) -> ToolService:
 
 
 def version_path(name: str, number: int) -> str:
+    """Where a version's page lives (tool names are limited to ``[A-Za-z0-9_.-]``)."""
     return f"/admin/tools/{name}/versions/{number}"
 
 
@@ -37,10 +38,10 @@ async def review_queue(request: Request, _: PagePrincipal, session: DbSession) -
     return render(request, "reviews.html", {"rows": rows})
 
 
-def _last_approved_before(version: ToolVersion) -> ToolVersion | None:
+def _last_approved_before(tool: Tool, version: ToolVersion) -> ToolVersion | None:
     # "Last approved" is the newest earlier version that was ever approved, even
     # if it has since been deprecated: that is what users were served.
-    earlier = [v for v in version.tool.versions if v.version < version.version and v.approved_at is not None]
+    earlier = [v for v in tool.versions if v.version < version.version and v.approved_at is not None]
     return earlier[-1] if earlier else None
 
 
@@ -53,8 +54,13 @@ def signable_kinds(principal: Principal, version: ToolVersion) -> list[str]:
 
 @router.get("/tools/{name}/versions/{number}")
 async def version_page(name: str, number: int, request: Request, principal: PagePrincipal, session: DbSession) -> Response:
-    version = await _tools(request, session).get_version(name, number)
-    baseline = _last_approved_before(version)
+    service = _tools(request, session)
+    # Through the tool, so that its other versions (the diff's baseline) are loaded too.
+    tool = await service.get_tool(name)
+    version = next((v for v in tool.versions if v.version == number), None)
+    if version is None:
+        raise NotFound(f"tool {name!r} has no version {number}", code="version_not_found")
+    baseline = _last_approved_before(tool, version)
     changes = diff_manifests(baseline.manifest, version.manifest) if baseline is not None else []
     policy = version.proposed_policy or {}
     return render(
@@ -62,7 +68,7 @@ async def version_page(name: str, number: int, request: Request, principal: Page
         "version.html",
         {
             "version": version,
-            "tool": version.tool,
+            "tool": tool,
             "baseline": baseline,
             "changes": changes,
             "missing": missing_signoffs(version) if version.state == "in_review" else [],
@@ -106,8 +112,10 @@ async def sign_off(
     kind: Annotated[str, Form(min_length=1, max_length=64)],
     verdict: Annotated[Verdict, Form()],
     reason: Annotated[str, Form(max_length=4000)] = "",
-    allowed_groups: Annotated[str, Form(max_length=4000)] = "*",
-    allowed_agents: Annotated[str, Form(max_length=4000)] = "*",
+    # No "*" default: FastAPI treats a cleared field as absent, and a cleared
+    # field must not quietly mean "anyone".
+    allowed_groups: Annotated[str, Form(max_length=4000)] = "",
+    allowed_agents: Annotated[str, Form(max_length=4000)] = "",
     rate_limit_per_minute: Annotated[str, Form(max_length=16)] = "",
     human_approval: Annotated[bool, Form()] = False,
 ) -> Response:

@@ -113,6 +113,7 @@ def redirect(path: str, notice: str | None = None) -> RedirectResponse:
 
 
 def error_page(request: Request, status: int, message: str, *, code: str, problems: list[str] | None = None) -> Response:
+    """The page shown for an expected failure, with its HTTP status and stable code."""
     return render(
         request, "error.html", {"status": status, "message": message, "code": code, "problems": problems or []},
         status=status,
