@@ -78,14 +78,17 @@ def in_process_context(
     job_id: str | None = None,
 ) -> ToolContext:
     """What an in-process tool gets for one call: a token minted for it alone, never the inbound one."""
-    audience = tool_audience(tool)
-    token = tokens.mint_downstream(user=user, agent=agent, audience=audience, scopes=scopes, trace_id=trace_id, roles=roles)
+    # The claims are the ones just signed here: checking our own fresh signature again
+    # would only spend time (a tool or upstream server verifies the token itself).
+    token, claims = tokens.mint_downstream_with_claims(
+        user=user, agent=agent, audience=tool_audience(tool), scopes=scopes, trace_id=trace_id, roles=roles
+    )
     return ToolContext(
         user=user,
         agent=agent,
         scopes=scopes,
         token=token,
-        claims=tokens.verify_downstream(token, audience),
+        claims=claims,
         trace_id=trace_id,
         settings=settings,
         sessionmaker=sessionmaker,

@@ -125,6 +125,14 @@ class GatewayTokens:
         self, *, user: str, agent: str, audience: str, scopes: frozenset[str], trace_id: str | None,
         roles: frozenset[str] = frozenset(),
     ) -> str:
+        return self.mint_downstream_with_claims(
+            user=user, agent=agent, audience=audience, scopes=scopes, trace_id=trace_id, roles=roles
+        )[0]
+
+    def mint_downstream_with_claims(
+        self, *, user: str, agent: str, audience: str, scopes: frozenset[str], trace_id: str | None,
+        roles: frozenset[str] = frozenset(),
+    ) -> tuple[str, dict[str, Any]]:
         """A token for one tool call: its own audience, about a minute of life, a fresh jti."""
         now = _now()
         claims: dict[str, Any] = {
@@ -142,7 +150,7 @@ class GatewayTokens:
             claims["roles"] = sorted(roles)
         if trace_id:
             claims["trace_id"] = trace_id
-        return self._sign(claims)
+        return self._sign(claims), claims
 
     def verify_downstream(self, token: str, audience: str) -> dict[str, Any]:
         """Claims of a downstream token for ``audience``. Raises :class:`InvalidToken`."""
