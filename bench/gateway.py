@@ -252,7 +252,11 @@ def main() -> None:
             results += measure(name, f"http://127.0.0.1:{port}/mcp", {"Authorization": f"Bearer {token}"}, options.seconds, eras)
         finally:
             process.terminate()
-            process.wait()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
             if database_url:
                 drop_pg_database(database_url)
     text = table(results, options.seconds)

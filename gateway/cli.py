@@ -35,6 +35,8 @@ def run_server(settings: Settings, host: str | None = None, port: int | None = N
         # Request lines stay out of the log: less noise, and nothing sensitive
         # in a query string can leak there.
         access_log=False,
+        # Open MCP sessions must not hold a shutdown hostage.
+        timeout_graceful_shutdown=5,
     )
 
 
