@@ -7,3 +7,4 @@ def load_models() -> None:
     import core.audit
     import core.jobs  # noqa: F401
     import registry.models  # noqa: F401
+    import tools.kg.models  # noqa: F401

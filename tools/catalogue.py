@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from tools.demo.specs import SPECS as DEMO_SPECS
 from tools.forecasting.specs import SPECS as FORECASTING_SPECS
 from tools.jobs.specs import SPECS as JOB_SPECS
+from tools.kg.specs import SPECS as KG_SPECS
 from tools.metrics.specs import SPECS as METRICS_SPECS
 from tools.pricing.specs import SPECS as PRICING_SPECS
+from tools.recsys.specs import SPECS as RECSYS_SPECS
 from tools.spec import ToolSpec
 
 
@@ -18,7 +20,7 @@ def in_process_tools(extra_modules: Sequence[str] = ()) -> dict[str, ToolSpec]:
 
     Raises ``ValueError`` for an entry that does not name a sequence of ToolSpecs.
     """
-    specs = [*DEMO_SPECS, *JOB_SPECS, *FORECASTING_SPECS, *PRICING_SPECS, *METRICS_SPECS]
+    specs = [*DEMO_SPECS, *JOB_SPECS, *RECSYS_SPECS, *FORECASTING_SPECS, *KG_SPECS, *PRICING_SPECS, *METRICS_SPECS]
     for entry in extra_modules:
         module_name, _, attribute = entry.partition(":")
         found = getattr(importlib.import_module(module_name), attribute or "SPECS", None)

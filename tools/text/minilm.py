@@ -95,7 +95,9 @@ class MiniLM:
             q = project("attention.self.query", x).reshape(batch, length, self.heads, head).transpose(0, 2, 1, 3)
             k = project("attention.self.key", x).reshape(batch, length, self.heads, head).transpose(0, 2, 1, 3)
             v = project("attention.self.value", x).reshape(batch, length, self.heads, head).transpose(0, 2, 1, 3)
-            scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(head) + attention_bias
+            # A float32 scale: dividing by np.sqrt(head), a float64 scalar, would promote every
+            # later step to float64 (NumPy 2 promotion rules), at over twice the cost.
+            scores = q @ k.transpose(0, 1, 3, 2) / np.float32(np.sqrt(head)) + attention_bias
             scores = np.exp(scores - scores.max(-1, keepdims=True))
             scores /= scores.sum(-1, keepdims=True)
             context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch, length, width)
