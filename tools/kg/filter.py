@@ -17,6 +17,7 @@ rows, so 0.5 is the decision threshold.
 from __future__ import annotations
 
 import json
+import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -147,10 +148,12 @@ class PlausibilityFilter:
         # validation score ignores them and stopped training far too soon.)
         repeats = max(1, round(int((y == 0).sum()) / max(int((y == 1).sum()), 1)))
         rows = np.concatenate([np.flatnonzero(y == 0), *[np.flatnonzero(y == 1)] * repeats])
+        # Large batches at a higher rate: the same accuracy as the defaults here, four times sooner
+        # (at most the rows left after early stopping holds out its tenth, or sklearn warns).
+        batch = max(1, min(1024, len(rows) - math.ceil(0.1 * len(rows))))
         models = [
-            # Large batches at a higher rate: the same accuracy as the defaults here, four times sooner.
             MLPClassifier((hidden,), alpha=alpha, max_iter=max_iter, early_stopping=True, random_state=seed,
-                          batch_size=1024, learning_rate_init=3e-3)
+                          batch_size=batch, learning_rate_init=3e-3)
             .fit(x[rows], y[rows])
             for seed in seeds
         ]
