@@ -196,6 +196,8 @@ def latency(model: Recommender, synthetic_items: int, report: Report) -> None:
     sample = [users[i] for i in rng.choice(len(users), size=min(1000, len(users)), replace=False)]
     items = [str(model.catalogue.item_ids[i]) for i in rng.choice(len(model.catalogue), size=500, replace=False)]
     index = model.indexes[model.config.embedding]
+    # Latency on a shared machine depends on what else runs: say how busy it was.
+    report.notes.append("load average (1, 5, 15 min) when latency measurement began: " + ", ".join(f"{load:.2f}" for load in os.getloadavg()))
     report.latency_row("real", len(model.catalogue), index, "recommend(k=10)", percentiles(lambda user: model.recommend(user, 10), sample))
     report.latency_row("real", len(model.catalogue), index, "recommend(k=100)", percentiles(lambda user: model.recommend(user, 100), sample))
     report.latency_row("real", len(model.catalogue), index, "similar_items(k=10)", percentiles(lambda item: model.similar_items(item, 10), items))
