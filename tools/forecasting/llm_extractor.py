@@ -26,6 +26,7 @@ from tools.forecasting.signals import (
     SignalBatch,
     TextItem,
 )
+from tools.text.chat import completion_text
 
 INSTRUCTIONS = f"""You turn dated context text about a daily sales series into structured signals.
 Answer with one JSON object and nothing else: {{"signals": [...]}}. Each signal has exactly these fields:
@@ -98,19 +99,7 @@ class LlmExtractor:
         """Signals for ``items``. Raises :class:`SignalExtractionError` on any unusable answer."""
         if not items:
             return Extraction(extractor=self.name)
-        try:
-            async with httpx.AsyncClient(timeout=self.timeout, transport=self.transport) as http:
-                response = await http.post(self.url, json=self.request_body(items),
-                                           headers={"Authorization": f"Bearer {self.token}"})
-        except httpx.HTTPError as exc:
-            raise SignalExtractionError(f"the LLM endpoint could not be reached: {type(exc).__name__}: {exc}") from exc
-        if response.status_code != 200:
-            raise SignalExtractionError(f"the LLM endpoint answered {response.status_code}: {response.text[:200]}")
-        try:
-            content = response.json()["choices"][0]["message"]["content"]
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise SignalExtractionError("the LLM endpoint's reply is not an OpenAI chat completion") from exc
-        if not isinstance(content, str):
-            raise SignalExtractionError("the model answered without text content")
+        async with httpx.AsyncClient(timeout=self.timeout, transport=self.transport) as http:
+            content = await completion_text(http, self.url, self.token, self.request_body(items), SignalExtractionError)
         batch = parse_answer(content)
         return Extraction(extractor=self.name, signals=list(batch.signals))

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tools.kg.errors import GenerationError
 from tools.kg.generate import Candidate, Catalogue, deduplicate
 from tools.kg.vocabulary import normalise
+from tools.text.chat import completion_text
 
 LlmRelation = Literal["isA", "usedFor", "capableOf", "atLocation", "forOccasion", "complementOf", "usedWith"]
 INSTRUCTIONS = """You propose commonsense facts about gift-shop products.
@@ -109,20 +110,7 @@ class LlmGenerator:
         }
 
     async def _ask(self, http: httpx.AsyncClient, products: Sequence[tuple[str, str]]) -> Proposal:
-        try:
-            response = await http.post(self.url, json=self.request_body(products),
-                                       headers={"Authorization": f"Bearer {self.token}"})
-        except httpx.HTTPError as exc:
-            raise GenerationError(f"the LLM endpoint could not be reached: {type(exc).__name__}: {exc}") from exc
-        if response.status_code != 200:
-            raise GenerationError(f"the LLM endpoint answered {response.status_code}: {response.text[:200]}")
-        try:
-            content = response.json()["choices"][0]["message"]["content"]
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise GenerationError("the LLM endpoint's reply is not an OpenAI chat completion") from exc
-        if not isinstance(content, str):
-            raise GenerationError("the model answered without text content")
-        return parse_answer(content)
+        return parse_answer(await completion_text(http, self.url, self.token, self.request_body(products), GenerationError))
 
     async def generate(self, catalogue: Catalogue) -> list[Candidate]:
         """Candidates for the catalogue's products, batch by batch. Raises :class:`GenerationError`."""
