@@ -179,10 +179,15 @@ def drop_pg_database(url: str) -> None:
     admin.dispose()
 
 
-def measure(server: str, url: str, headers: dict[str, str], seconds: int, eras: list[str]) -> list[Result]:
+CELLS = (("tools/call", (1, 8, 32)), ("tools/list", (8,)))
+
+
+def measure(server: str, url: str, headers: dict[str, str], seconds: int, eras: list[str], methods: list[str]) -> list[Result]:
     results = []
     for era in eras:
-        for method, connections_list in (("tools/call", (1, 8, 32)), ("tools/list", (8,))):
+        for method, connections_list in CELLS:
+            if method not in methods:
+                continue
             body, full_headers = request_for(era, method, url, headers)
             check_once(url, body, full_headers, method)
             for connections in connections_list:
@@ -229,15 +234,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--era", action="append", choices=["2026-07-28", "2025-11-25"], help="only this protocol era (repeatable)")
+    parser.add_argument("--method", action="append", choices=["tools/call", "tools/list"], help="only this method (repeatable)")
     options = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed (apt-get install wrk)")
-    eras = ["2026-07-28", "2025-11-25"]
+    eras = options.era or ["2026-07-28", "2025-11-25"]
+    methods = options.method or ["tools/call", "tools/list"]
     results: list[Result] = []
     port = free_port()
     plain = start_plain(port)
     try:
-        results += measure("plain", f"http://127.0.0.1:{port}/mcp", {}, options.seconds, eras)
+        results += measure("plain", f"http://127.0.0.1:{port}/mcp", {}, options.seconds, eras, methods)
     finally:
         plain.terminate()
         plain.wait()
@@ -249,7 +257,7 @@ def main() -> None:
         port = free_port()
         process, token = start_tollhouse(port, tollhouse_env(home, database_url))
         try:
-            results += measure(name, f"http://127.0.0.1:{port}/mcp", {"Authorization": f"Bearer {token}"}, options.seconds, eras)
+            results += measure(name, f"http://127.0.0.1:{port}/mcp", {"Authorization": f"Bearer {token}"}, options.seconds, eras, methods)
         finally:
             process.terminate()
             try:
