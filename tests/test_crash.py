@@ -34,6 +34,28 @@ def _start(env: dict[str, str], port: int, cwd: Path) -> subprocess.Popen[bytes]
     raise AssertionError("gateway did not start")
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            # The parent pid is the second field after the parenthesised command name.
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 async def _load(url: str, token: str, workers: int, acknowledged: list[tuple[int, int]], stop: asyncio.Event) -> None:
     async def worker(a: int) -> None:
         async with httpx.AsyncClient(timeout=10) as http:
@@ -64,6 +86,7 @@ async def test_every_acknowledged_call_survives_sigkill_and_verify_reports_open_
         load = asyncio.create_task(_load(f"http://127.0.0.1:{port}", token, 8, acknowledged, stop))
         while len(acknowledged) < 40:
             await asyncio.sleep(0.05)
+        workers = _children(server.pid) if sys.platform.startswith("linux") else []
         server.send_signal(signal.SIGKILL)
         server.wait(timeout=10)
         stop.set()
@@ -72,6 +95,11 @@ async def test_every_acknowledged_call_survives_sigkill_and_verify_reports_open_
         if server.poll() is None:
             server.kill()
     assert len(acknowledged) >= 40
+    # The embedded job worker does not outlive the gateway that was killed.
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    assert not any(_alive(pid) for pid in workers), f"embedded worker outlived the gateway: {workers}"
 
     engine = create_engine(database_url.replace("+aiosqlite", ""))
     with engine.connect() as connection:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import subprocess
 import sys
 
@@ -97,6 +98,7 @@ def worker(
     """Run a Celery worker for long-running tool jobs."""
     from core.jobs import make_celery
 
+    _exit_with_parent()
     settings = get_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     celery = make_celery(settings, include=TASK_MODULES)
@@ -107,9 +109,31 @@ def worker(
     celery.worker_main(argv)
 
 
+EMBEDDED_PARENT_ENV = "TOLLHOUSE_EMBEDDED_WORKER_PARENT"
+PR_SET_PDEATHSIG = 1
+
+
+def _exit_with_parent() -> None:
+    """An embedded worker ends with the gateway that started it, even one killed outright.
+
+    Linux delivers SIGTERM to this process when its parent dies (a warm Celery
+    shutdown that stops the pool too); elsewhere the parent's clean exit stops it.
+    """
+    parent = os.environ.get(EMBEDDED_PARENT_ENV)
+    if not parent or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != int(parent):
+        # The gateway died before the request above took effect.
+        raise SystemExit(0)
+
+
 def _start_embedded_worker() -> subprocess.Popen[bytes]:
     # A child process beside the gateway: the embedded default needs no other command.
-    return subprocess.Popen([sys.executable, "-m", "tollhouse", "worker", "--beat"], env=os.environ.copy())
+    env = {**os.environ, EMBEDDED_PARENT_ENV: str(os.getpid())}
+    return subprocess.Popen([sys.executable, "-m", "tollhouse", "worker", "--beat"], env=env)
 
 
 @app.command("serve")
