@@ -13,9 +13,21 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import JSON, DateTime, Float, Integer, String, select, update
+from sqlalchemy import (
+    JSON,
+    Connection,
+    DateTime,
+    Float,
+    Integer,
+    String,
+    bindparam,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -106,6 +118,30 @@ def chain_digest(prev_digest: str, entry: Any) -> str:
     return digest({"prev": prev_digest, "record": content_of(entry)})
 
 
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """A record not yet in the chain (see :func:`make_record`); :func:`chain` gives it a place."""
+
+    at: dt.datetime
+    kind: str
+    user: str | None = None
+    agent: str | None = None
+    tool: str | None = None
+    tool_version: int | None = None
+    decision: str | None = None
+    layer: str | None = None
+    reason: str | None = None
+    arguments: Any | None = None
+    arguments_digest: str | None = None
+    result: Any | None = None
+    result_digest: str | None = None
+    status: str | None = None
+    latency_ms: float | None = None
+    trace_id: str | None = None
+    call_id: str | None = None
+    detail: dict[str, Any] | None = None
+
+
 def make_record(
     kind: str,
     *,
@@ -124,9 +160,9 @@ def make_record(
     trace_id: str | None = None,
     call_id: str | None = None,
     detail: dict[str, Any] | None = None,
-) -> AuditRecord:
+) -> AuditEntry:
     """A record not yet in the chain: values redacted, digests of the originals kept."""
-    return AuditRecord(
+    return AuditEntry(
         # Microseconds are all the databases keep; the digest must survive the round trip.
         at=dt.datetime.now(dt.UTC),
         kind=kind,
@@ -149,7 +185,31 @@ def make_record(
     )
 
 
-async def append(session: AsyncSession, entries: Sequence[AuditRecord]) -> None:
+def chain(entries: Sequence[AuditEntry], after_seq: int, prev_digest: str) -> list[dict[str, Any]]:
+    """The rows for ``entries`` appended after record ``after_seq`` whose digest is ``prev_digest``."""
+    rows = []
+    for seq, entry in enumerate(entries, start=after_seq + 1):
+        row = {name: getattr(entry, name) for name in CHAINED_FIELDS}
+        record_digest = chain_digest(prev_digest, entry)
+        row.update(seq=seq, prev_digest=prev_digest, record_digest=record_digest)
+        rows.append(row)
+        prev_digest = record_digest
+    return rows
+
+
+# Claims ``count`` places and locks the head row until the transaction ends:
+# appends from every process serialise here.
+_CLAIM = (
+    update(AuditHead)
+    .where(AuditHead.id == HEAD_ID)
+    .values(seq=AuditHead.seq + bindparam("count", type_=Integer))
+    .returning(AuditHead.seq, AuditHead.digest)
+)
+_ADVANCE = update(AuditHead).where(AuditHead.id == HEAD_ID).values(digest=bindparam("head_digest", type_=String))
+_INSERT = insert(AuditRecord.__table__)
+
+
+async def append(session: AsyncSession, entries: Sequence[AuditEntry]) -> None:
     """Chain ``entries`` onto the head inside the session's transaction.
 
     The head row stays locked until that transaction ends, so appends from
@@ -157,34 +217,28 @@ async def append(session: AsyncSession, entries: Sequence[AuditRecord]) -> None:
     """
     if not entries:
         return
-    claimed = await session.execute(
-        update(AuditHead)
-        .where(AuditHead.id == HEAD_ID)
-        .values(seq=AuditHead.seq + len(entries))
-        .returning(AuditHead.seq, AuditHead.digest)
-    )
-    row = claimed.one()
-    last_seq, prev = int(row.seq), str(row.digest)
-    seq = last_seq - len(entries)
-    for entry in entries:
-        seq += 1
-        entry.seq = seq
-        entry.prev_digest = prev
-        entry.record_digest = chain_digest(prev, entry)
-        prev = entry.record_digest
-        session.add(entry)
-    await session.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(digest=prev))
-    await session.flush()
+    row = (await session.execute(_CLAIM, {"count": len(entries)})).one()
+    rows = chain(entries, int(row.seq) - len(entries), str(row.digest))
+    await session.execute(_INSERT, rows)
+    await session.execute(_ADVANCE, {"head_digest": rows[-1]["record_digest"]})
 
 
-async def record(session: AsyncSession, kind: str, **fields: Any) -> AuditRecord:
+def append_sync(connection: Connection, entries: Sequence[AuditEntry]) -> None:
+    """:func:`append` on a synchronous connection (the group-commit writer's thread)."""
+    if not entries:
+        return
+    row = connection.execute(_CLAIM, {"count": len(entries)}).one()
+    rows = chain(entries, int(row.seq) - len(entries), str(row.digest))
+    connection.execute(_INSERT, rows)
+    connection.execute(_ADVANCE, {"head_digest": rows[-1]["record_digest"]})
+
+
+async def record(session: AsyncSession, kind: str, **fields: Any) -> None:
     """Append one audit record to the session's transaction (see :func:`make_record`).
 
     The caller's unit of work commits it together with whatever it records.
     """
-    entry = make_record(kind, **fields)
-    await append(session, [entry])
-    return entry
+    await append(session, [make_record(kind, **fields)])
 
 
 async def recent(session: AsyncSession, *, kind_prefix: str = "", limit: int = 100) -> Sequence[AuditRecord]:

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -53,15 +53,32 @@ def _begin_immediate(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _prepare_sqlite(engine: Engine) -> None:
+    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "begin", _begin_immediate)
+
+
 def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """An async engine for ``url`` (``sqlite+aiosqlite://`` or ``postgresql+psycopg://``)."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, echo=echo)
-        sync_engine: Engine = engine.sync_engine
-        event.listen(sync_engine, "connect", _sqlite_pragmas)
-        event.listen(sync_engine, "begin", _begin_immediate)
+        _prepare_sqlite(engine.sync_engine)
         return engine
     return create_async_engine(url, echo=echo, pool_pre_ping=True)
+
+
+def sync_url(url: str) -> str:
+    """The same database through a synchronous driver (psycopg 3 serves both)."""
+    return url.replace("sqlite+aiosqlite:", "sqlite+pysqlite:", 1)
+
+
+def make_sync_engine(url: str) -> Engine:
+    """A synchronous engine on the database of ``url`` with the same SQLite pragmas and locking."""
+    if url.startswith("sqlite"):
+        engine = create_engine(sync_url(url))
+        _prepare_sqlite(engine)
+        return engine
+    return create_engine(sync_url(url), pool_pre_ping=True)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

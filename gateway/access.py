@@ -61,7 +61,7 @@ class Checked:
     tool: ServedTool | None
     facts: ToolFacts
     # The decision's record when the caller asked to commit it itself.
-    record: audit.AuditRecord | None = None
+    record: audit.AuditEntry | None = None
 
 
 class AccessService:
@@ -162,7 +162,7 @@ class AccessService:
         preflight: bool,
         trace_id: str | None,
         call_id: str | None,
-    ) -> audit.AuditRecord:
+    ) -> audit.AuditEntry:
         return audit.make_record(
             "decision.preflight" if preflight else "decision",
             user=caller.user,

@@ -70,7 +70,7 @@ def create_app(
     limiter = make_rate_limiter(settings.gateway.rate_limit_redis_url or None)
     tracer_provider = tracer_provider or make_tracer_provider(settings.telemetry)
     tracer = tracer_provider.get_tracer("tollhouse.gateway")
-    writer = AuditWriter(sessionmaker, max_batch=settings.audit.group_commit_max, tracer=tracer)
+    writer = AuditWriter(settings.database_url, max_batch=settings.audit.group_commit_max, tracer=tracer)
     access = AccessService(
         catalogue=catalogue, directory=directory, limiter=limiter, sessionmaker=sessionmaker,
         writer=writer, tracer=tracer, approval_ttl_seconds=settings.gateway.approval_ttl_seconds,

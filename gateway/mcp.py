@@ -140,14 +140,14 @@ class McpGateway:
             get_tool_input_schema=catalogue.input_schema,
         )
 
-    async def _append(self, *entries: audit.AuditRecord) -> None:
+    async def _append(self, *entries: audit.AuditEntry) -> None:
         try:
             await self.writer.append(*entries)
         except AuditUnavailable as exc:
             # Fail closed: what the log cannot hold does not happen.
             raise MCPError(code=mcp_types.INTERNAL_ERROR, message=exc.message, data={"code": exc.code}) from exc
 
-    def _submit(self, *entries: audit.AuditRecord) -> None:
+    def _submit(self, *entries: audit.AuditEntry) -> None:
         try:
             self.writer.submit(*entries)
         except AuditUnavailable as exc:

@@ -28,8 +28,8 @@ def _sql(database_url: str, statement: str) -> None:
     engine.dispose()
 
 
-async def _write_concurrently(sessionmaker: async_sessionmaker[AsyncSession], tasks: int = 8, each: int = 25) -> None:
-    writer = AuditWriter(sessionmaker, max_batch=16)
+async def _write_concurrently(sessionmaker: async_sessionmaker[AsyncSession], database_url: str, tasks: int = 8, each: int = 25) -> None:
+    writer = AuditWriter(database_url, max_batch=16)
     await writer.start()
 
     async def one_task(task: int) -> None:
@@ -54,7 +54,7 @@ async def _verify(sessionmaker: async_sessionmaker[AsyncSession], directory: Pat
 
 
 async def test_eight_concurrent_writers_make_one_unbroken_chain(sessionmaker, database_url: str) -> None:
-    await _write_concurrently(sessionmaker)
+    await _write_concurrently(sessionmaker, database_url)
     report = await _verify(sessionmaker)
     assert report.ok, report.problems
     assert report.records == 200 and report.head_seq == 200
@@ -96,7 +96,7 @@ async def test_writers_in_separate_processes_never_fork_the_chain(sessionmaker, 
     ],
 )
 async def test_each_tampering_is_detected_and_named(sessionmaker, database_url: str, tamper: str, kind: str, seq: int) -> None:
-    await _write_concurrently(sessionmaker)
+    await _write_concurrently(sessionmaker, database_url)
     assert (await _verify(sessionmaker)).ok
     if "CASE seq" in tamper:
         # Swap in two steps through a free value: the unique constraint holds at every statement.
@@ -113,7 +113,7 @@ async def test_each_tampering_is_detected_and_named(sessionmaker, database_url: 
 
 
 async def test_a_truncated_tail_is_caught_by_the_signed_checkpoint(sessionmaker, database_url: str, tmp_path: Path) -> None:
-    await _write_concurrently(sessionmaker)
+    await _write_concurrently(sessionmaker, database_url)
     key_path = tmp_path / "key.pem"
     async with sessionmaker() as session:
         from core.audit import head
@@ -130,8 +130,8 @@ async def test_a_truncated_tail_is_caught_by_the_signed_checkpoint(sessionmaker,
     assert (report.first_problem.kind, report.first_problem.seq) == ("truncated", 198)
 
 
-async def test_a_forged_checkpoint_is_refused(sessionmaker, tmp_path: Path) -> None:
-    await _write_concurrently(sessionmaker, tasks=1, each=3)
+async def test_a_forged_checkpoint_is_refused(sessionmaker, database_url: str, tmp_path: Path) -> None:
+    await _write_concurrently(sessionmaker, database_url, tasks=1, each=3)
     write_checkpoint(tmp_path / "c", load_or_create_key(tmp_path / "other.pem"), 3, "sha256:" + "1" * 64)
     report = await _verify(sessionmaker, tmp_path / "c", tmp_path / "key.pem")
     assert report.first_problem is not None and report.first_problem.kind == "checkpoint"

@@ -40,7 +40,7 @@ def _value(rng: random.Random, depth: int = 0) -> Any:
     if choice == 2:
         return rng.uniform(-1e6, 1e6)
     if choice == 3:
-        return rng.choice(TRICKY_INTS + [rng.randint(-1000, 1000)])
+        return rng.choice([*TRICKY_INTS, rng.randint(-1000, 1000)])
     if choice == 4:
         return _text(rng)
     return rng.choice([True, False, None])
