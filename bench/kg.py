@@ -51,7 +51,7 @@ from tools.kg.service import build_graph, retail_labelled
 from tools.kg.specs import lookup as lookup_handler
 from tools.kg.vocabulary import RELATIONS, RETAIL_RELATIONS
 from tools.retail.data import load as load_retail
-from tools.spec import ToolContext
+from tools.spec import ToolContext, fixed_token
 from tools.text.minilm import shared_encoder
 
 SEEDS = (0, 1, 2)
@@ -143,7 +143,7 @@ async def measure_lookups(url: str, entities: list[str], count: int) -> tuple[fl
     """p50, p99 (ms) and mean edges of ``kg.lookup``'s handler, one session per call as the gateway runs it."""
     engine = make_engine(url)
     settings = Settings()
-    ctx = ToolContext(user="bench", agent="bench", scopes=frozenset({"kg:read"}), token="", claims={}, trace_id=None,
+    ctx = ToolContext(user="bench", agent="bench", scopes=frozenset({"kg:read"}), sign=fixed_token(""), claims={}, trace_id=None,
                       settings=settings, sessionmaker=make_sessionmaker(engine))
     rng = random.Random(5)
     chosen = [rng.choice(entities) for _ in range(count)]

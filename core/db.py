@@ -46,11 +46,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = "tollhouse_read_only"
+
+
 def _begin_immediate(connection: Any) -> None:
     # A deferred transaction that reads and then writes cannot upgrade once
     # another writer has committed (SQLITE_BUSY, no waiting). Taking the write
     # lock at BEGIN makes concurrent writers, in any process, queue instead.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # A read-only unit of work (see make_read_sessionmaker) takes no lock: in
+    # WAL mode it reads a snapshot beside the writer.
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _prepare_sqlite(engine: Engine) -> None:
@@ -83,6 +91,15 @@ def make_sync_engine(url: str) -> Engine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def make_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for reads only: on SQLite they never wait for, or hold up, a writer.
+
+    A write through one of them fails (SQLite refuses to upgrade a snapshot
+    another writer has moved past); use :func:`make_sessionmaker` to write.
+    """
+    return async_sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
 
 @asynccontextmanager

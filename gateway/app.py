@@ -14,11 +14,14 @@ from mcp.server.auth.settings import AuthSettings as McpAuthSettings
 from mcp.server.transport_security import TransportSecuritySettings
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import text
+from starlette.datastructures import URLPath
+from starlette.routing import BaseRoute, Match, NoMatchFound
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.audit_verify import checkpoint_forever
 from core.audit_writer import AuditWriter
 from core.auth import build_verifier
-from core.db import make_engine, make_sessionmaker
+from core.db import make_engine, make_read_sessionmaker, make_sessionmaker
 from core.jobs import make_celery
 from core.settings import Settings, get_settings
 from core.telemetry import make_tracer_provider
@@ -39,6 +42,8 @@ from gateway.tokens import GatewayTokens
 from registry.endpoints import router as registry_router
 from tools.catalogue import in_process_tools
 from tools.spec import ToolSpec
+
+MCP_PATH = "/mcp"
 
 
 def _transport_security(settings: Settings) -> TransportSecuritySettings:
@@ -63,10 +68,14 @@ def create_app(
     settings = settings or get_settings()
     engine = make_engine(settings.database_url, echo=settings.database.echo)
     sessionmaker = make_sessionmaker(engine)
+    # The per-call caches read without taking SQLite's write lock from the audit writer.
+    read_sessionmaker = make_read_sessionmaker(engine)
     tool_specs = dict(tools if tools is not None else in_process_tools(settings.extra_tool_modules))
     tokens = GatewayTokens(settings)
-    directory = AgentDirectory(sessionmaker, ttl_seconds=settings.gateway.agent_cache_seconds)
-    catalogue = Catalogue(sessionmaker, tool_specs, ttl_seconds=settings.gateway.catalogue_ttl_seconds)
+    directory = AgentDirectory(read_sessionmaker, ttl_seconds=settings.gateway.agent_cache_seconds)
+    catalogue = Catalogue(
+        sessionmaker, tool_specs, ttl_seconds=settings.gateway.catalogue_ttl_seconds, read_sessionmaker=read_sessionmaker
+    )
     limiter = make_rate_limiter(settings.gateway.rate_limit_redis_url or None)
     tracer_provider = tracer_provider or make_tracer_provider(settings.telemetry)
     tracer = tracer_provider.get_tracer("tollhouse.gateway")
@@ -89,7 +98,7 @@ def create_app(
         writer=writer,
     )
     mcp_app = gateway.server.streamable_http_app(
-        streamable_http_path="/mcp",
+        streamable_http_path=MCP_PATH,
         json_response=settings.gateway.mcp_json_response,
         stateless_http=settings.gateway.mcp_stateless,
         transport_security=_transport_security(settings),
@@ -172,6 +181,29 @@ def create_app(
             )
         return JSONResponse({"status": "ready", "dev_mode": settings.auth.dev_mode})
 
-    # Last, so every route above takes precedence over the MCP app's catch-all mount.
+    # The MCP endpoint is matched first (it is the hot path; the API routes never
+    # claim /mcp), and the MCP app's other routes through the catch-all mount, last.
+    app.router.routes.insert(0, _ExactPath(MCP_PATH, mcp_app))
     app.mount("/", mcp_app)
     return app
+
+
+class _ExactPath(BaseRoute):
+    """One exact path handed unchanged to an ASGI app, before the router walks its other routes."""
+
+    def __init__(self, path: str, app: ASGIApp) -> None:
+        self.path = path
+        self.app = app
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http":
+            path, root = scope["path"], scope.get("root_path", "")
+            if (path[len(root):] if root and path.startswith(root) else path) == self.path:
+                return Match.FULL, {}
+        return Match.NONE, {}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        raise NoMatchFound(name, path_params)

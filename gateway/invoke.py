@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from opentelemetry import trace
@@ -49,6 +51,7 @@ class Invoker:
             context = in_process_context(
                 self.tokens, self.settings, self.sessionmaker, tool.name,
                 user=caller.user, agent=caller.agent, scopes=scopes, roles=caller.roles, trace_id=trace_id,
+                data_dir=self.settings.data_path,
             )
             result = await self.tools[tool.name].handler(arguments, context)
             return Outcome(content=result, structured=result if isinstance(result, dict) else None, is_error=False)
@@ -75,24 +78,26 @@ def in_process_context(
     scopes: frozenset[str],
     roles: frozenset[str],
     trace_id: str | None,
+    data_dir: Path | None,
     job_id: str | None = None,
 ) -> ToolContext:
     """What an in-process tool gets for one call: a token minted for it alone, never the inbound one."""
-    # The claims are the ones just signed here: checking our own fresh signature again
-    # would only spend time (a tool or upstream server verifies the token itself).
-    token, claims = tokens.mint_downstream_with_claims(
+    # The claims are our own, fresh: checking them again would only spend time. The
+    # token is signed when the tool first presents it (a tool or upstream server
+    # verifies it then).
+    claims = tokens.downstream_claims(
         user=user, agent=agent, audience=tool_audience(tool), scopes=scopes, trace_id=trace_id, roles=roles
     )
     return ToolContext(
         user=user,
         agent=agent,
         scopes=scopes,
-        token=token,
         claims=claims,
+        sign=partial(tokens.sign, claims),
         trace_id=trace_id,
         settings=settings,
         sessionmaker=sessionmaker,
-        data_dir=settings.data_path,
+        data_dir=data_dir,
         job_id=job_id,
         roles=roles,
     )

@@ -103,7 +103,7 @@ async def execute(
         if spec is None:
             raise TollhouseError(f"tool {tool_name!r} is not in this build", code="tool_not_in_build")
         context = in_process_context(GatewayTokens(settings), settings, sessionmaker, tool_name, user=user, agent=agent,
-                                     scopes=scopes, roles=roles, trace_id=trace_id, job_id=job_id)
+                                     scopes=scopes, roles=roles, trace_id=trace_id, data_dir=settings.data_path, job_id=job_id)
         result = await spec.handler(arguments, context)
     except TollhouseError as exc:
         # A refusal by the tool itself: retrying cannot change it.

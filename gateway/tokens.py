@@ -75,7 +75,8 @@ class GatewayTokens:
         jwk = ECAlgorithm.to_jwk(self.public_key, as_dict=True)
         return {"keys": [{**jwk, "kid": self.kid, "use": "sig", "alg": "ES256"}]}
 
-    def _sign(self, claims: dict[str, Any]) -> str:
+    def sign(self, claims: dict[str, Any]) -> str:
+        """Sign claims as an access token of this gateway (ES256, typ at+jwt)."""
         return jwt.encode(claims, self._private_key, algorithm="ES256", headers={"typ": "at+jwt", "kid": self.kid})
 
     def mint_delegated(
@@ -111,7 +112,7 @@ class GatewayTokens:
             "roles": sorted(user_roles),
             "user_iss": user_claims.get("iss"),
         }
-        return self._sign(claims), max(exp - now, 0), effective
+        return self.sign(claims), max(exp - now, 0), effective
 
     def verify_delegated(self, token: str) -> dict[str, Any]:
         """Claims of a delegated token. Raises :class:`InvalidToken` unless it is one of ours, for /mcp."""
@@ -125,15 +126,15 @@ class GatewayTokens:
         self, *, user: str, agent: str, audience: str, scopes: frozenset[str], trace_id: str | None,
         roles: frozenset[str] = frozenset(),
     ) -> str:
-        return self.mint_downstream_with_claims(
-            user=user, agent=agent, audience=audience, scopes=scopes, trace_id=trace_id, roles=roles
-        )[0]
+        return self.sign(
+            self.downstream_claims(user=user, agent=agent, audience=audience, scopes=scopes, trace_id=trace_id, roles=roles)
+        )
 
-    def mint_downstream_with_claims(
+    def downstream_claims(
         self, *, user: str, agent: str, audience: str, scopes: frozenset[str], trace_id: str | None,
         roles: frozenset[str] = frozenset(),
-    ) -> tuple[str, dict[str, Any]]:
-        """A token for one tool call: its own audience, about a minute of life, a fresh jti."""
+    ) -> dict[str, Any]:
+        """The claims of a token for one tool call: its own audience, about a minute of life, a fresh jti."""
         now = _now()
         claims: dict[str, Any] = {
             "iss": self.issuer,
@@ -150,7 +151,7 @@ class GatewayTokens:
             claims["roles"] = sorted(roles)
         if trace_id:
             claims["trace_id"] = trace_id
-        return self._sign(claims), claims
+        return claims
 
     def verify_downstream(self, token: str, audience: str) -> dict[str, Any]:
         """Claims of a downstream token for ``audience``. Raises :class:`InvalidToken`."""

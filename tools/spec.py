@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,17 +29,32 @@ class ToolContext:
     user: str
     agent: str | None
     scopes: frozenset[str]
-    # The downstream token minted for this call (aud = this tool) and its claims.
-    token: str
+    # The claims of the downstream token minted for this call (aud = this tool).
     claims: Mapping[str, Any]
     trace_id: str | None
     settings: Settings
+    # Signs those claims: see :attr:`token`.
+    sign: Callable[[], str] = field(repr=False, compare=False)
     sessionmaker: async_sessionmaker[AsyncSession] | None = None
     data_dir: Path | None = None
     # Set when the call runs as a job: a key for making side effects happen once.
     job_id: str | None = None
     # The user's roles (e.g. "auditor"), from the delegated token.
     roles: frozenset[str] = frozenset()
+
+    @cached_property
+    def token(self) -> str:
+        """The downstream token for this call (never the caller's inbound token).
+
+        Signed when a tool first presents it, so a call that never leaves the
+        process pays nothing for a signature nobody checks.
+        """
+        return self.sign()
+
+
+def fixed_token(token: str) -> Callable[[], str]:
+    """A ``sign`` for a context built outside the gateway (tests, benchmarks)."""
+    return lambda: token
 
 
 Handler = Callable[[dict[str, Any], ToolContext], Awaitable[Any]]

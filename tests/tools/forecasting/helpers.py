@@ -10,7 +10,7 @@ import numpy as np
 from core.settings import Settings
 from tools.forecasting.series import DailySeries
 from tools.forecasting.signals import Signal
-from tools.spec import ToolContext
+from tools.spec import ToolContext, fixed_token
 
 START = dt.date(2024, 1, 1)
 WEEK = np.array([0.6, 1.0, 1.1, 1.05, 1.2, 1.3, 0.75])
@@ -37,7 +37,7 @@ def signal(index: int, event_type: str = "promotion", direction: str = "up", mag
 
 
 def context(tmp_path: Path, settings: Settings | None = None, data_dir: Path | None = None) -> ToolContext:
-    return ToolContext(user="alice", agent="ide-assistant", scopes=frozenset({"forecast:read"}), token="downstream-token",
+    return ToolContext(user="alice", agent="ide-assistant", scopes=frozenset({"forecast:read"}), sign=fixed_token("downstream-token"),
                        claims={}, trace_id=None, settings=settings or Settings(home=tmp_path / "home"), data_dir=data_dir)
 
 

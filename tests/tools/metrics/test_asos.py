@@ -16,7 +16,7 @@ from tools.metrics import asos
 from tools.metrics.errors import DataUnavailable
 from tools.metrics.prune import prune
 from tools.metrics.specs import prune_metrics
-from tools.spec import ToolContext
+from tools.spec import ToolContext, fixed_token
 
 DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 
@@ -44,7 +44,7 @@ def test_the_effect_is_welch_z_at_the_final_checkpoint_and_gaps_are_excluded_wit
 
 
 async def test_no_data_directory_is_a_503_data_unavailable(tmp_path: Path) -> None:
-    ctx = ToolContext(user="alice", agent="chat-bot", scopes=frozenset({"metrics:read"}), token="t", claims={},
+    ctx = ToolContext(user="alice", agent="chat-bot", scopes=frozenset({"metrics:read"}), sign=fixed_token("t"), claims={},
                       trace_id=None, settings=Settings(), data_dir=None)
     with pytest.raises(DataUnavailable) as raised:
         await prune_metrics({"dataset": "asos"}, ctx)

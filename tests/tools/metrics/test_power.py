@@ -16,7 +16,7 @@ from tools.metrics.power import (
     simulate,
 )
 from tools.metrics.specs import power_of_metrics
-from tools.spec import ToolContext
+from tools.spec import ToolContext, fixed_token
 
 ALPHA = 0.05
 
@@ -90,7 +90,7 @@ def test_invalid_settings_are_refused() -> None:
 
 
 async def test_the_tool_bounds_the_simulated_work_of_one_call() -> None:
-    ctx = ToolContext(user="alice", agent="chat-bot", scopes=frozenset({"metrics:read"}), token="t", claims={},
+    ctx = ToolContext(user="alice", agent="chat-bot", scopes=frozenset({"metrics:read"}), sign=fixed_token("t"), claims={},
                       trace_id=None, settings=Settings())
     with pytest.raises(InvalidPowerRequest, match="simulate less"):
         await power_of_metrics({"n_metrics": 1000, "effect_z": 2.8, "compare_to": 1000, "simulations": 20_000}, ctx)

@@ -18,7 +18,7 @@ from tools.pricing.conversion import (
 )
 from tools.pricing.errors import InvalidOffers
 from tools.pricing.specs import conversion
-from tools.spec import ToolContext
+from tools.spec import ToolContext, fixed_token
 
 # Small enough for the suite; the bench runs 4,000 customers over several seeds.
 SMALL = simulate.Scenario(customers=2000, offers_per_customer=5)
@@ -96,7 +96,7 @@ def test_without_free_offers_the_jump_is_not_estimable() -> None:
 
 
 async def test_the_handler_refuses_offers_nobody_converted_on() -> None:
-    ctx = ToolContext(user="alice", agent="chat-bot", scopes=frozenset({"pricing:read"}), token="t", claims={},
+    ctx = ToolContext(user="alice", agent="chat-bot", scopes=frozenset({"pricing:read"}), sign=fixed_token("t"), claims={},
                       trace_id=None, settings=Settings())
     with pytest.raises(InvalidOffers) as raised:
         await conversion({"offers": [{"price": 1.0, "converted": 0}, {"price": 0.0, "converted": 0}]}, ctx)

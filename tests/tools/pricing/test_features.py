@@ -9,7 +9,7 @@ from core.settings import Settings
 from tools.pricing.errors import InvalidLines
 from tools.pricing.features import compute, line_features, to_cents
 from tools.pricing.specs import features
-from tools.spec import ToolContext
+from tools.spec import ToolContext, fixed_token
 
 
 def _one(**line: object) -> dict[str, object]:
@@ -89,7 +89,7 @@ def test_the_array_core_rejects_impossible_values() -> None:
 
 
 async def test_the_handler_turns_bad_lines_into_an_invalid_request(tmp_path: object) -> None:
-    ctx = ToolContext(user="alice", agent="chat-bot", scopes=frozenset({"pricing:read"}), token="t", claims={},
+    ctx = ToolContext(user="alice", agent="chat-bot", scopes=frozenset({"pricing:read"}), sign=fixed_token("t"), claims={},
                       trace_id=None, settings=Settings())
     with pytest.raises(InvalidLines) as raised:
         await features({"lines": [{"unit_price": -1.0}]}, ctx)

@@ -11,11 +11,11 @@ from core.errors import TollhouseError
 from core.settings import Settings
 from tests.tools.recsys.shop import HEARTS, shop_lines, write_raw
 from tools.recsys import specs
-from tools.spec import ToolContext
+from tools.spec import ToolContext, fixed_token
 
 
 def context(data_dir: Path | None) -> ToolContext:
-    return ToolContext(user="alice", agent="ide-assistant", scopes=frozenset({specs.SCOPE}), token="", claims={}, trace_id=None, settings=Settings(), data_dir=data_dir)
+    return ToolContext(user="alice", agent="ide-assistant", scopes=frozenset({specs.SCOPE}), sign=fixed_token(""), claims={}, trace_id=None, settings=Settings(), data_dir=data_dir)
 
 
 @pytest.fixture(scope="module")
