@@ -44,6 +44,8 @@ def _log_failure(done: asyncio.Future[None]) -> None:
 @dataclass
 class _Pending:
     entries: Sequence[AuditEntry]
+    # A caller waits for this commit (as opposed to a record queued with submit).
+    awaited: bool
     done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -53,9 +55,11 @@ class AuditWriter:
         database_url: str,
         *,
         max_batch: int = 256,
+        linger_seconds: float = 0.002,
         tracer: trace.Tracer | None = None,
     ) -> None:
         self._database_url = database_url
+        self._linger = linger_seconds
         self._engine: Engine | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._max_batch = max_batch
@@ -92,7 +96,7 @@ class AuditWriter:
         """
         if self._queue is None or self._task is None or self._task.done() or self._closing:
             raise AuditUnavailable("the audit log is not running; nothing can be recorded")
-        pending = _Pending(entries)
+        pending = _Pending(entries, awaited=True)
         await self._queue.put(pending)
         await pending.done
 
@@ -102,7 +106,7 @@ class AuditWriter:
         a crash before it shows as an open intent in ``verify``, never as silence about a call."""
         if self._queue is None or self._task is None or self._task.done() or self._closing:
             raise AuditUnavailable("the audit log is not running; nothing can be recorded")
-        pending = _Pending(entries)
+        pending = _Pending(entries, awaited=False)
         pending.done.add_done_callback(_log_failure)
         self._queue.put_nowait(pending)
 
@@ -114,14 +118,31 @@ class AuditWriter:
             if first is None:
                 return
             batch, count = [first], len(first.entries)
-            while not self._queue.empty() and count < self._max_batch:
-                item = self._queue.get_nowait()
+            stopping = self._drain(batch, count)
+            if not stopping and not any(pending.awaited for pending in batch) and self._linger > 0:
+                # Nobody waits on these records: give the next call's intent a moment to share
+                # their commit (one commit per call instead of two when calls come one by one).
+                try:
+                    item = await asyncio.wait_for(self._queue.get(), self._linger)
+                except TimeoutError:
+                    item = first
                 if item is None:
                     stopping = True
-                    break
-                batch.append(item)
-                count += len(item.entries)
+                elif item is not first:
+                    batch.append(item)
+                    stopping = self._drain(batch, count + len(item.entries))
             await self._commit(batch)
+
+    def _drain(self, batch: list[_Pending], count: int) -> bool:
+        """Move what is queued into ``batch`` (up to the batch limit); True if the stop sentinel came."""
+        assert self._queue is not None
+        while not self._queue.empty() and count < self._max_batch:
+            item = self._queue.get_nowait()
+            if item is None:
+                return True
+            batch.append(item)
+            count += len(item.entries)
+        return False
 
     async def _commit(self, batch: list[_Pending]) -> None:
         entries = [entry for pending in batch for entry in pending.entries]
