@@ -55,5 +55,9 @@ contracts: $(STAMP)
 lock:
 	uv pip compile pyproject.toml --extra dev --extra llm --generate-hashes --python-version 3.11 -o requirements.lock
 
+# The cost of governance, beside a plain MCP server (needs wrk); writes bench/results/gateway.md.
+bench: $(STAMP)
+	$(BIN)/python bench/gateway.py --write
+
 clean:
 	rm -rf $(VENV) .tollhouse .pytest_cache .ruff_cache tests/inspector/node_modules

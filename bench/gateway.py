@@ -218,6 +218,8 @@ def table(results: list[Result], seconds: int) -> str:
         "audit (decision+intent committed before the tool runs, outcome after; SQLite synchronous=FULL or PostgreSQL "
         "synchronous commit), tracing with no exporter. `demo.add` is the tool; tools/list returns 200 tools.",
         "",
+        "What each change bought, and where a call's time goes: [gateway-profile.md](gateway-profile.md).",
+        "",
         "| server | protocol | method | connections | calls/s | p50 ms | p90 ms | p99 ms | errors | ratio to plain (calls/s) | added p50 ms |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
