@@ -60,6 +60,7 @@ class Result:
     p90_ms: float
     p99_ms: float
     errors: int
+    cpu_ms: float
 
 
 def free_port() -> int:
@@ -182,7 +183,13 @@ def drop_pg_database(url: str) -> None:
 CELLS = (("tools/call", (1, 8, 32)), ("tools/list", (8,)))
 
 
-def measure(server: str, url: str, headers: dict[str, str], seconds: int, eras: list[str], methods: list[str]) -> list[Result]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(server: str, pid: int, url: str, headers: dict[str, str], seconds: int, eras: list[str], methods: list[str]) -> list[Result]:
     results = []
     for era in eras:
         for method, connections_list in CELLS:
@@ -191,9 +198,12 @@ def measure(server: str, url: str, headers: dict[str, str], seconds: int, eras: 
             body, full_headers = request_for(era, method, url, headers)
             check_once(url, body, full_headers, method)
             for connections in connections_list:
+                spent = cpu_seconds(pid)
                 rps, p50, p90, p99, errors = run_wrk(url, body, full_headers, connections, seconds)
-                results.append(Result(server, era, method, connections, rps, p50, p90, p99, errors))
-                print(f"{server:13} {era:10} {method:10} c={connections:2}  {rps:8.0f}/s  p50 {p50:.2f} ms  p99 {p99:.2f} ms  errors {errors}", flush=True)
+                cpu_ms = 1000 * (cpu_seconds(pid) - spent) / max(rps * seconds, 1)
+                results.append(Result(server, era, method, connections, rps, p50, p90, p99, errors, cpu_ms))
+                print(f"{server:13} {era:10} {method:10} c={connections:2}  {rps:8.0f}/s  p50 {p50:.2f} ms  p99 {p99:.2f} ms  "
+                      f"CPU {cpu_ms:.2f} ms/call  errors {errors}", flush=True)
     return results
 
 
@@ -220,14 +230,14 @@ def table(results: list[Result], seconds: int) -> str:
         "",
         "What each change bought, and where a call's time goes: [gateway-profile.md](gateway-profile.md).",
         "",
-        "| server | protocol | method | connections | calls/s | p50 ms | p90 ms | p99 ms | errors | ratio to plain (calls/s) | added p50 ms |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| server | protocol | method | connections | calls/s | p50 ms | p90 ms | p99 ms | errors | server CPU ms/call | ratio to plain (calls/s) | added p50 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         base = plain.get((r.era, r.method, r.connections))
         ratio = f"{r.rps / base.rps:.2f}" if base and r.server != "plain" else "—"
         added = f"{r.p50_ms - base.p50_ms:+.2f}" if base and r.server != "plain" else "—"
-        lines.append(f"| {r.server} | {r.era} | {r.method} | {r.connections} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p90_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | {ratio} | {added} |")
+        lines.append(f"| {r.server} | {r.era} | {r.method} | {r.connections} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p90_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | {r.cpu_ms:.2f} | {ratio} | {added} |")
     return "\n".join(lines) + "\n"
 
 
@@ -247,7 +257,7 @@ def main() -> None:
     port = free_port()
     plain = start_plain(port)
     try:
-        results += measure("plain", f"http://127.0.0.1:{port}/mcp", {}, options.seconds, eras, methods)
+        results += measure("plain", plain.pid, f"http://127.0.0.1:{port}/mcp", {}, options.seconds, eras, methods)
     finally:
         plain.terminate()
         plain.wait()
@@ -259,7 +269,7 @@ def main() -> None:
         port = free_port()
         process, token = start_tollhouse(port, tollhouse_env(home, database_url))
         try:
-            results += measure(name, f"http://127.0.0.1:{port}/mcp", {"Authorization": f"Bearer {token}"}, options.seconds, eras, methods)
+            results += measure(name, process.pid, f"http://127.0.0.1:{port}/mcp", {"Authorization": f"Bearer {token}"}, options.seconds, eras, methods)
         finally:
             process.terminate()
             try:

@@ -44,20 +44,20 @@ AREAS = [
     ("SQLAlchemy/sqlite", r"sqlalchemy|sqlite3|aiosqlite"),
     ("JWT/crypto", r"jwt|cryptography"),
     ("jsonschema", r"jsonschema|referencing"),
-    ("json/stdlib asyncio", r"json|asyncio|contextvars|contextlib"),
+    ("Python standard library and builtins", r"lib/python3\.\d+/(?!site-packages)|~:0"),
 ]
 
 
 def thread_ticks() -> dict[str, int]:
-    """CPU ticks (user + system) of each thread of this process, by thread name."""
+    """CPU ticks (user + system) of each thread of this process, by Python thread name where known."""
+    names = {thread.native_id: thread.name for thread in threading.enumerate()}
     ticks: Counter[str] = Counter()
     for task in Path(f"/proc/{os.getpid()}/task").iterdir():
         try:
-            name = (task / "comm").read_text().strip()
             fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        ticks[name] += int(fields[11]) + int(fields[12])
+        ticks[names.get(int(task.name), f"thread {task.name}")] += int(fields[11]) + int(fields[12])
     return dict(ticks)
 
 
@@ -65,7 +65,7 @@ def area_of(location: str) -> str:
     for area, pattern in AREAS:
         if re.search(pattern, location):
             return area
-    return "other"
+    return "other libraries"
 
 
 def main() -> None:
