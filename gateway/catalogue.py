@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
+import mcp_types
 
 from core import events
 from core.db import session_scope
@@ -42,6 +43,8 @@ class ServedTool:
     runs: dict[str, Any]
     long_running: bool
     validator: jsonschema.protocols.Validator = field(compare=False)
+    # The wire object as the SDK's model, built once: tools/list hands out the same one each time.
+    listed: mcp_types.Tool = field(compare=False)
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,7 @@ class Catalogue:
             runs=version.manifest["platform"]["runs"],
             long_running=bool(version.manifest["platform"].get("long_running", False)),
             validator=jsonschema.Draft202012Validator(wire["inputSchema"]),
+            listed=mcp_types.Tool.model_validate(wire),
         )
         self._built[version.id] = tool
         return tool

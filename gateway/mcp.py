@@ -169,7 +169,7 @@ class McpGateway:
                     detail={"tools": [f"{tool.name}@{tool.version}" for tool in visible]},
                 )
             )
-            return mcp_types.ListToolsResult(tools=[mcp_types.Tool.model_validate(tool.wire) for tool in visible])
+            return mcp_types.ListToolsResult(tools=[tool.listed for tool in visible])
 
     async def call_tool(
         self, ctx: ServerRequestContext[Any], params: mcp_types.CallToolRequestParams
