@@ -148,12 +148,13 @@ def tollhouse_env(home: Path, database_url: str | None) -> dict[str, str]:
     return env
 
 
-def start_tollhouse(port: int, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    binary = str(Path(sys.executable).parent / "tollhouse")
-    process = subprocess.Popen([binary, "serve", "--port", str(port), "--no-worker"], env=env, cwd=env["TOLLHOUSE_HOME"],
+def start_tollhouse(port: int, env: dict[str, str], cli: list[str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """Serve Tollhouse and get alice's delegated token; ``cli`` runs the command line (default: this install's)."""
+    cli = cli or [str(Path(sys.executable).parent / "tollhouse")]
+    process = subprocess.Popen([*cli, "serve", "--port", str(port), "--no-worker"], env=env, cwd=env["TOLLHOUSE_HOME"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_ready(port, process)
-    token = subprocess.run([binary, "token", "--user", "alice", "--agent", "ide-assistant", "--url", f"http://127.0.0.1:{port}"],
+    token = subprocess.run([*cli, "token", "--user", "alice", "--agent", "ide-assistant", "--url", f"http://127.0.0.1:{port}"],
                            env=env, capture_output=True, text=True, check=True).stdout.strip()
     return process, token
 

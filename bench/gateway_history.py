@@ -21,25 +21,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.gateway import check_once, free_port, request_for, run_wrk, tollhouse_env, wait_ready
+from bench.gateway import (
+    check_once,
+    free_port,
+    request_for,
+    run_wrk,
+    start_tollhouse,
+    tollhouse_env,
+)
 
 # Runs the CLI of the checkout at sys.argv[1], with the rest as its arguments.
 CLI = "import sys; root = sys.argv.pop(1); sys.path.insert(0, root); sys.argv[0] = 'tollhouse'; from tollhouse.cli import main; main()"
 
 
-def cli(root: Path, *args: str) -> list[str]:
-    return [sys.executable, "-c", CLI, str(root), *args]
-
-
 def serve(root: Path) -> tuple[subprocess.Popen[bytes], str, dict[str, object], dict[str, str]]:
     home = Path(tempfile.mkdtemp(prefix="tollhouse-history-"))
-    env = {**tollhouse_env(home, None), "PYTHONPATH": str(root)}
     port = free_port()
-    process = subprocess.Popen(cli(root, "serve", "--port", str(port), "--no-worker"), env=env, cwd=home,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_ready(port, process)
-    token = subprocess.run(cli(root, "token", "--user", "alice", "--agent", "ide-assistant", "--url", f"http://127.0.0.1:{port}"),
-                           env=env, capture_output=True, text=True, check=True).stdout.strip()
+    process, token = start_tollhouse(port, {**tollhouse_env(home, None), "PYTHONPATH": str(root)},
+                                     cli=[sys.executable, "-c", CLI, str(root)])
     url = f"http://127.0.0.1:{port}/mcp"
     body, headers = request_for("2026-07-28", "tools/call", url, {"Authorization": f"Bearer {token}"})
     check_once(url, body, headers, "tools/call")

@@ -153,6 +153,7 @@ def make_record(
     layer: str | None = None,
     reason: str | None = None,
     arguments: Any | None = None,
+    arguments_digest: str | None = None,
     result: Any | None = None,
     classification: Classification = "internal",
     status: str | None = None,
@@ -161,7 +162,11 @@ def make_record(
     call_id: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """A record not yet in the chain: values redacted, digests of the originals kept."""
+    """A record not yet in the chain: values redacted, digests of the originals kept.
+
+    ``arguments_digest`` may be passed when the caller already holds the digest of these
+    same arguments (a call's intent after its decision), so they are not hashed twice.
+    """
     return AuditEntry(
         # Microseconds are all the databases keep; the digest must survive the round trip.
         at=dt.datetime.now(dt.UTC),
@@ -174,7 +179,7 @@ def make_record(
         layer=layer,
         reason=reason[:1000] if reason else reason,
         arguments=redact(arguments, classification),
-        arguments_digest=digest(arguments) if arguments is not None else None,
+        arguments_digest=arguments_digest or (digest(arguments) if arguments is not None else None),
         result=redact(result, classification),
         result_digest=digest(result) if result is not None else None,
         status=status,

@@ -206,7 +206,8 @@ class McpGateway:
             # Durable before the tool runs: a call the log cannot hold does not run.
             await self._append(*decided, audit.make_record(
                 "tool_call.intent", user=caller.user, agent=caller.agent, tool=tool.name, tool_version=tool.version,
-                arguments=arguments, classification=classification, status="started", trace_id=trace_id, call_id=call_id,
+                arguments=arguments, arguments_digest=checked.record.arguments_digest if checked.record else None,
+                classification=classification, status="started", trace_id=trace_id, call_id=call_id,
             ))
             if tool.long_running and tool.runs["kind"] == "in_process":
                 return await self._as_job(tool, caller, arguments, trace_id, call_id, classification)
